@@ -1,0 +1,116 @@
+"""`csbot`: the command line. Each subcommand is one small function in the table below."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+
+from core.errors import ConfigError
+from infra.logging import configure_logging
+from infra.settings import Settings, load_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.chat import chat
+
+    return chat(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.serve import serve
+
+    asyncio.run(serve(settings, host=args.host, port=args.port))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.worker import run_worker
+
+    run_worker(settings, concurrency=args.concurrency, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from infra.db.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {_safe_url(settings.database_url)} is at revision {args.revision}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.doctor import doctor
+
+    return asyncio.run(doctor(settings, sys.stdout))
+
+
+def cmd_telegram_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.telegram_setup import set_webhook
+
+    return asyncio.run(set_webhook(settings, sys.stdout))
+
+
+def cmd_eval_intents(args: argparse.Namespace, settings: Settings) -> int:
+    from core.nlu.evaluation import evaluate, format_report
+
+    result = evaluate(args.train, args.test, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(format_report(result))
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="csbot", description="Multi-channel customer service bot.")
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("chat", help="talk to the bot in the terminal (or line by line from a pipe)").set_defaults(run=cmd_chat)
+    serve = sub.add_parser("serve", help="run the web app (webhooks, /healthz, /readyz, /metrics)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+    worker = sub.add_parser("worker", help="run a Celery worker for the inbound and outbound queues (needs REDIS_URL)")
+    worker.add_argument("--concurrency", type=int, default=None)
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(run=cmd_worker)
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = db.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(run=cmd_db_upgrade)
+    sub.add_parser("doctor", help="show what is configured and what is reachable").set_defaults(run=cmd_doctor)
+    telegram = sub.add_parser("telegram", help="Telegram set-up").add_subparsers(dest="tg_command", required=True, metavar="ACTION")
+    telegram.add_parser("set-webhook", help="register PUBLIC_BASE_URL/webhooks/telegram with the secret").set_defaults(
+        run=cmd_telegram_set_webhook
+    )
+    evaluate = sub.add_parser("eval", help="measure the understanding models").add_subparsers(dest="eval_command", required=True, metavar="WHAT")
+    intents = evaluate.add_parser("intents", help="train on one file, score on another; last line is JSON")
+    intents.add_argument("--train", required=True, help="CSV (text,category) or CLINC150-style JSON")
+    intents.add_argument("--test", required=True, help="same formats; label `oos` = out of scope")
+    intents.set_defaults(run=cmd_eval_intents)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, quiet=args.command in ("chat", "eval"))
+        return args.run(args, settings)
+    except ConfigError as exc:
+        print(f"csbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

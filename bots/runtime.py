@@ -1,0 +1,114 @@
+"""The composition root: settings in, a wired set of services out.
+
+Every process (web, worker, chat) builds its `Runtime` here, so each real part switches on
+by its setting in exactly one place: REDIS_URL → Celery + Redis locks, LLM_BASE_URL → the LLM
+server, a channel's credentials → that channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from channels.base import Channel
+from core.botdef import LoadedBot, load_bot
+from core.delivery import Delivery
+from core.engine import ConversationEngine
+from core.extractive import ExtractiveResponder
+from core.intake import Intake
+from core.knowledge import load_articles
+from core.ports import Generator, JobQueue, Locks
+from core.retrieval import Retriever
+from core.services import Services
+from core.turns import TurnProcessor
+from infra.db.engine import make_engine, make_sessions
+from infra.db.migrate import upgrade
+from infra.db.store import SqlStore
+from infra.locks import MemoryLocks, RedisLocks
+from infra.settings import Settings
+from workers.celery_app import CeleryJobs, create_celery
+from workers.inprocess import InProcessJobs
+from workers.llm import LLMServerGenerator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    bot: LoadedBot
+    db: AsyncEngine
+    store: SqlStore
+    services: Services
+    jobs: JobQueue
+    channels: dict[str, Channel]
+    generator: Generator
+    redis: Redis | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        if isinstance(self.jobs, InProcessJobs):
+            await self.jobs.drain(timeout=30)
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.db.dispose()
+
+
+def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
+    if not settings.llm_base_url:
+        return ExtractiveResponder(bot.definition)
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LLMServerGenerator(
+        settings.llm_base_url, api_key=key, model=settings.llm_model, timeout=bot.definition.generation.timeout_seconds
+    )
+
+
+def lock_ttl(bot: LoadedBot) -> float:
+    """A conversation lock must outlive the slowest turn, or two workers answer at once."""
+    return bot.definition.generation.deadline_seconds + 30
+
+
+def visibility_timeout(bot: LoadedBot) -> int:
+    """Redis redelivers unacked jobs after this; it must exceed the slowest job by far."""
+    return int(max(600, lock_ttl(bot) * 4))
+
+
+def make_jobs(settings: Settings, bot: LoadedBot) -> JobQueue:
+    if settings.redis_url:
+        return CeleryJobs(create_celery(settings.redis_url, visibility_timeout=visibility_timeout(bot)))
+    return InProcessJobs()
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    channels: Iterable[Channel] = (),
+    jobs: JobQueue | None = None,
+    migrate: bool | None = None,
+) -> Runtime:
+    """Assemble a process. `migrate` defaults to on for SQLite (the zero-setup path) and off
+    for servers, where `csbot db upgrade` is a deliberate deploy step."""
+    bot = load_bot(settings.csbot_bot)
+    if migrate if migrate is not None else settings.database_url.startswith("sqlite"):
+        upgrade(settings.database_url)
+    db = make_engine(settings.database_url)
+    store = SqlStore(make_sessions(db))
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    locks: Locks = RedisLocks(redis) if redis is not None else MemoryLocks()
+    jobs = jobs or make_jobs(settings, bot)
+    generator = make_generator(settings, bot)
+    engine = ConversationEngine(bot.definition, Retriever(load_articles(bot.knowledge_dir)), generator)
+    by_name = {c.name: c for c in channels}
+    services = Services(
+        intake=Intake(store, jobs),
+        turns=TurnProcessor(store, jobs, locks, engine, lock_timeout=lock_ttl(bot)),
+        delivery=Delivery(store, jobs, locks, by_name),
+    )
+    if isinstance(jobs, InProcessJobs):
+        jobs.bind(services)
+    return Runtime(settings, bot, db, store, services, jobs, by_name, generator, redis)

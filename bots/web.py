@@ -1,0 +1,114 @@
+"""The ASGI app: channel webhooks, health, readiness and metrics on one FastAPI instance.
+
+Handlers only verify, persist and enqueue (see `core.intake`); nothing slow runs in a request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from bots.runtime import Runtime
+from infra.metrics import REGISTRY, WEBHOOK_LATENCY
+from workers.llm import LLMServerGenerator
+
+KNOWN_WEBHOOKS = (
+    "/webhooks/telegram",
+    "/webhooks/slack/events",
+    "/webhooks/slack/commands",
+    "/webhooks/slack/interactions",
+    "/webhooks/twilio/sms",
+    "/webhooks/twilio/status",
+)
+
+
+def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
+    """An app serving `runtime`; with `owns_runtime` the app closes it on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_runtime:
+            await runtime.close()
+
+    app = FastAPI(title="csbot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    limit = runtime.settings.max_body_bytes
+
+    @app.middleware("http")
+    async def bounded_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Refuse oversized bodies before any handler reads them (413), and time webhooks."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+        if request.method == "POST" and declared is None:
+            body = await request.body()
+            if len(body) > limit:
+                return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+        started = time.perf_counter()
+        response = await call_next(request)
+        if request.url.path.startswith("/webhooks/"):
+            WEBHOOK_LATENCY.labels(request.url.path, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+    mounted: set[str] = set()
+    for channel in runtime.channels.values():
+        for path, handler in channel.webhooks(runtime.services.intake).items():
+            app.add_api_route(path, handler, methods=["POST"], include_in_schema=False)
+            mounted.add(path)
+    for path in KNOWN_WEBHOOKS:
+        if path not in mounted:
+            app.add_api_route(path, _channel_off(path), methods=["POST"], include_in_schema=False)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks = await readiness(runtime)
+        ok = all(v in ("ok", "off") for v in checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _channel_off(path: str) -> Callable[[], Awaitable[JSONResponse]]:
+    async def off() -> JSONResponse:
+        return JSONResponse({"error": f"channel for {path} is not configured"}, status_code=404)
+
+    return off
+
+
+async def readiness(runtime: Runtime) -> dict[str, str]:
+    """DB, Redis and LLM server reachability; "off" for a part that is not configured."""
+    checks: dict[str, str] = {}
+    try:
+        async with runtime.db.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means not ready
+        checks["database"] = f"error: {type(exc).__name__}"
+    if runtime.redis is None:
+        checks["redis"] = "off"
+    else:
+        try:
+            await runtime.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+    if isinstance(runtime.generator, LLMServerGenerator):
+        checks["llm"] = "ok" if await runtime.generator.health() else "error: unreachable"
+    else:
+        checks["llm"] = "off"
+    return checks

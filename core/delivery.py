@@ -1,0 +1,87 @@
+"""Delivery: send the outbox of one conversation, in order, each row once.
+
+Rows are claimed with a compare-and-set (pending → sending) before the platform is called,
+so two workers never send the same row; a rate limit or transient failure stops the drain
+(later replies must not overtake) and reschedules it, honouring the platform's retry_after.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+
+from core.errors import PermanentDeliveryError, RateLimited, TransientDeliveryError
+from core.messages import OutboundMessage
+from core.ports import ChannelSender, JobQueue, Locks, Store
+from core.records import Outbound
+
+MAX_ATTEMPTS = 8
+
+
+def as_message(row: Outbound) -> OutboundMessage:
+    return OutboundMessage(
+        id=row.id,
+        channel=row.channel,
+        conversation_key=row.conversation_key,
+        text=row.text,
+        idempotency_key=row.idempotency_key,
+        language=row.language,
+        buttons=row.buttons,
+        metadata=row.metadata,
+    )
+
+
+def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
+    """Full-jitter exponential backoff: spreads retries so a recovering platform is not stampeded."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+class Delivery:
+    def __init__(self, store: Store, jobs: JobQueue, locks: Locks, senders: Mapping[str, ChannelSender]) -> None:
+        self._store = store
+        self._jobs = jobs
+        self._locks = locks
+        self._senders = senders
+
+    async def deliver(self, outbound_id: int) -> int:
+        """Send what is due in this row's conversation; returns the number of rows sent."""
+        row = await self._store.get_outbound(outbound_id)
+        sent = 0
+        async with self._locks.hold(f"delivery:{row.conversation_id}", timeout=120):
+            for due in await self._store.due_outbound(row.conversation_id):
+                if due.not_before > time.time():
+                    break  # an earlier row waits for its retry time; later rows must not overtake
+                outcome = await self._send_one(due)
+                if outcome == "sent":
+                    sent += 1
+                elif outcome == "later":
+                    break
+        return sent
+
+    async def _send_one(self, row: Outbound) -> str:
+        sender = self._senders.get(row.channel)
+        if sender is None:
+            await self._store.mark_failed(row.id, f"channel {row.channel!r} is not configured")
+            return "failed"
+        if not await self._store.mark_sending(row.id):
+            return "skipped"
+        try:
+            delivered = await sender.send(as_message(row))
+        except RateLimited as exc:
+            await self._store.mark_retry(row.id, str(exc), delay=exc.retry_after)
+            self._jobs.enqueue_delivery(row.id, delay=exc.retry_after)
+            return "later"
+        except TransientDeliveryError as exc:
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                await self._store.mark_failed(row.id, f"gave up after {MAX_ATTEMPTS} attempts: {exc.reason}")
+                return "failed"
+            delay = backoff(row.attempts)
+            await self._store.mark_retry(row.id, str(exc), delay=delay)
+            self._jobs.enqueue_delivery(row.id, delay=delay)
+            return "later"
+        except PermanentDeliveryError as exc:
+            await self._store.mark_failed(row.id, exc.reason)
+            return "failed"
+        await self._store.mark_sent(row.id, delivered)
+        return "sent"

@@ -1,0 +1,79 @@
+"""The conversation engine: one customer message in, one `Reply` out. No I/O of its own.
+
+Language → retrieval → prompt → generation (within a deadline) → post-processing. When the
+LLM path fails the customer still gets an answer: the best passage, or a holding message that
+asks for a person. Understanding (NLU) and the escalation policy plug in through `Understand`
+and `Policy` so they can grow without touching this flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.botdef import BotDefinition
+from core.errors import LLMError
+from core.extractive import ExtractiveResponder
+from core.messages import ContentKind
+from core.nlu.language import detect_language
+from core.ports import Generator
+from core.postprocess import clean
+from core.prompt import build_request
+from core.records import StoredMessage, Turn
+from core.reply import Reply, ReplySource
+from core.resilience import generate_within
+from core.retrieval import Passage, Retriever
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    """What the engine knows about the conversation when a message arrives."""
+
+    language: str
+    history: Sequence[Turn]
+
+
+class ConversationEngine:
+    def __init__(self, bot: BotDefinition, retriever: Retriever, generator: Generator) -> None:
+        self.bot = bot
+        self.retriever = retriever
+        self.generator = generator
+        self._extractive = ExtractiveResponder(bot)
+
+    def language_of(self, text: str, previous: str) -> str:
+        """The message's language, or the conversation's when the text has no letters to tell."""
+        if not any(ch.isalpha() for ch in text):
+            return previous
+        detected = detect_language(text)
+        return detected if detected in self.bot.languages else self.bot.languages[0]
+
+    def retrieve(self, text: str, language: str) -> list[Passage]:
+        conf = self.bot.retrieval
+        hits = self.retriever.search(text, top_k=conf.top_k, language=language)
+        return [p for p in hits if p.score >= conf.min_score]
+
+    async def reply(self, message: StoredMessage, context: TurnContext) -> Reply:
+        language = self.language_of(message.text, context.language)
+        if message.kind is ContentKind.MEDIA:
+            return Reply(self.bot.text("media_only", language), language, ReplySource.CANNED)
+        passages = self.retrieve(message.text, language)
+        grounding = passages[0].score if passages else 0.0
+        request = build_request(self.bot, passages, context.history, message.text, language)
+        gen = self.bot.generation
+        try:
+            raw = await generate_within(self.generator, request, retries=gen.retries, deadline=gen.deadline_seconds)
+        except LLMError as exc:
+            return self._fallback(passages, language, reason=f"llm failed: {type(exc).__name__}: {exc}")
+        text = clean(raw, request)
+        if not text or (language in self.bot.languages and detect_language(text) != language):
+            # An empty answer or one in the wrong language is no answer: quote the knowledge base.
+            return self._fallback(passages, language, reason="generated answer unusable")
+        source = ReplySource.EXTRACTIVE if isinstance(self.generator, ExtractiveResponder) else ReplySource.LLM
+        return Reply(text, language, source, grounding_score=grounding, needs_human=not passages,
+                     reason="" if passages else "no knowledge match")
+
+    def _fallback(self, passages: list[Passage], language: str, *, reason: str) -> Reply:
+        if passages:
+            text = self._extractive.answer((passages[0].article.body,), language)
+            return Reply(text, language, ReplySource.KNOWLEDGE_FALLBACK, grounding_score=passages[0].score, reason=reason)
+        return Reply(self.bot.text("holding", language), language, ReplySource.HOLDING, needs_human=True, reason=reason)

@@ -1,0 +1,1 @@
+"""Infrastructure: settings, the database, Redis helpers, logging and metrics, deploy files."""

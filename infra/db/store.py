@@ -1,0 +1,303 @@
+"""`SqlStore`: the `Store` port on SQLAlchemy. Unique constraints, not checks, decide duplicates."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import NotFound
+from core.messages import Button, ContentKind, Delivered, InboundMessage
+from core.records import Conversation, InboundStatus, Outbound, OutboxStatus, Role, StoredMessage, Turn
+from core.reply import Reply
+from infra.db.models import ConversationRow, MessageRow, OutboxRow, now
+
+
+def reply_key(message_id: int) -> str:
+    return f"reply:{message_id}"
+
+
+class SqlStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # --- intake --------------------------------------------------------------------------
+
+    async def save_inbound(self, message: InboundMessage) -> tuple[int, bool]:
+        existing = await self._message_id(message.channel, message.platform_message_id)
+        if existing is not None:
+            return existing, False
+        conversation_id = await self._conversation_for(message)
+        try:
+            async with self._sessions.begin() as session:
+                row = MessageRow(
+                    conversation_id=conversation_id,
+                    channel=message.channel,
+                    platform_message_id=message.platform_message_id,
+                    sender_id=message.sender_id,
+                    text=message.text,
+                    kind=message.kind.value,
+                    meta=dict(message.metadata),
+                )
+                session.add(row)
+                await session.flush()
+                return row.id, True
+        except IntegrityError:
+            # A concurrent delivery of the same platform message won the race.
+            existing = await self._message_id(message.channel, message.platform_message_id)
+            if existing is None:
+                raise
+            return existing, False
+
+    async def _message_id(self, channel: str, platform_message_id: str) -> int | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(MessageRow.id).where(
+                    MessageRow.channel == channel, MessageRow.platform_message_id == platform_message_id
+                )
+            )
+
+    async def _conversation_for(self, message: InboundMessage) -> int:
+        query = select(ConversationRow.id).where(
+            ConversationRow.channel == message.channel, ConversationRow.conversation_key == message.conversation_key
+        )
+        async with self._sessions() as session:
+            found = await session.scalar(query)
+        if found is not None:
+            return found
+        try:
+            async with self._sessions.begin() as session:
+                row = ConversationRow(
+                    channel=message.channel,
+                    conversation_key=message.conversation_key,
+                    customer_id=message.sender_id,
+                    customer_name=message.sender_name,
+                )
+                session.add(row)
+                await session.flush()
+                return row.id
+        except IntegrityError:
+            async with self._sessions() as session:
+                found = await session.scalar(query)
+            if found is None:
+                raise
+            return found
+
+    # --- turns ---------------------------------------------------------------------------
+
+    async def get_message(self, message_id: int) -> StoredMessage:
+        async with self._sessions() as session:
+            row = await session.get(MessageRow, message_id)
+        if row is None:
+            raise NotFound(f"message {message_id} does not exist")
+        return _message(row)
+
+    async def get_conversation(self, conversation_id: int) -> Conversation:
+        async with self._sessions() as session:
+            row = await session.get(ConversationRow, conversation_id)
+        if row is None:
+            raise NotFound(f"conversation {conversation_id} does not exist")
+        return Conversation(
+            id=row.id,
+            channel=row.channel,
+            conversation_key=row.conversation_key,
+            customer_id=row.customer_id,
+            language=row.language,
+            mode=row.mode,
+            failed_turns=row.failed_turns,
+        )
+
+    async def next_unanswered(self, conversation_id: int) -> StoredMessage | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(MessageRow)
+                .where(MessageRow.conversation_id == conversation_id, MessageRow.status == InboundStatus.RECEIVED.value)
+                .order_by(MessageRow.id)
+                .limit(1)
+            )
+        return _message(row) if row is not None else None
+
+    async def history(self, conversation_id: int, before_message_id: int, limit: int) -> list[Turn]:
+        if limit <= 0:
+            return []
+        async with self._sessions() as session:
+            inbound = (
+                await session.scalars(
+                    select(MessageRow)
+                    .where(MessageRow.conversation_id == conversation_id, MessageRow.id < before_message_id)
+                    .order_by(MessageRow.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+            if not inbound:
+                return []
+            oldest = min(m.received_at for m in inbound)
+            outbound = (
+                await session.scalars(
+                    select(OutboxRow)
+                    .where(OutboxRow.conversation_id == conversation_id, OutboxRow.created_at >= oldest)
+                    .order_by(OutboxRow.id)
+                )
+            ).all()
+        received = {m.id: m.received_at for m in inbound}
+        keyed: list[tuple[tuple[datetime, int, int], Turn]] = [
+            ((m.received_at, 0, m.id), Turn(Role.CUSTOMER, m.text)) for m in inbound
+        ]
+        for o in outbound:
+            if o.in_reply_to is not None and o.in_reply_to >= before_message_id:
+                continue
+            anchor = received.get(o.in_reply_to or -1, o.created_at)
+            keyed.append(((anchor, 1, o.id), Turn(Role(o.role), o.text)))
+        keyed.sort(key=lambda pair: pair[0])
+        return [turn for _, turn in keyed][-limit * 2 :]
+
+    async def record_reply(self, message_id: int, reply: Reply) -> int:
+        key = reply_key(message_id)
+        existing = await self._outbox_id(key)
+        if existing is not None:
+            return existing
+        try:
+            async with self._sessions.begin() as session:
+                message = await session.get(MessageRow, message_id)
+                if message is None:
+                    raise NotFound(f"message {message_id} does not exist")
+                conversation = await session.get(ConversationRow, message.conversation_id)
+                assert conversation is not None
+                row = OutboxRow(
+                    conversation_id=message.conversation_id,
+                    in_reply_to=message_id,
+                    idempotency_key=key,
+                    role=Role.BOT.value,
+                    channel=conversation.channel,
+                    conversation_key=conversation.conversation_key,
+                    text=reply.text,
+                    language=reply.language,
+                    source=reply.source.value,
+                    buttons={"items": [[b.label, b.value] for b in reply.buttons]},
+                    meta=dict(message.meta),
+                )
+                session.add(row)
+                message.status = InboundStatus.ANSWERED.value
+                message.answered_at = now()
+                await session.flush()
+                return row.id
+        except IntegrityError:
+            existing = await self._outbox_id(key)
+            if existing is None:
+                raise
+            return existing
+
+    async def _outbox_id(self, key: str) -> int | None:
+        async with self._sessions() as session:
+            return await session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == key))
+
+    async def set_conversation_state(
+        self, conversation_id: int, *, language: str | None = None, failed_turns: int | None = None
+    ) -> None:
+        values: dict[str, Any] = {}
+        if language is not None:
+            values["language"] = language
+        if failed_turns is not None:
+            values["failed_turns"] = failed_turns
+        if not values:
+            return
+        async with self._sessions.begin() as session:
+            await session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id).values(**values))
+
+    # --- delivery ------------------------------------------------------------------------
+
+    async def due_outbound(self, conversation_id: int) -> list[Outbound]:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxRow)
+                    .where(OutboxRow.conversation_id == conversation_id, OutboxRow.status == OutboxStatus.PENDING.value)
+                    .order_by(OutboxRow.id)
+                )
+            ).all()
+        return [_outbound(r) for r in rows]
+
+    async def get_outbound(self, outbound_id: int) -> Outbound:
+        async with self._sessions() as session:
+            row = await session.get(OutboxRow, outbound_id)
+        if row is None:
+            raise NotFound(f"outbound {outbound_id} does not exist")
+        return _outbound(row)
+
+    async def mark_sending(self, outbound_id: int) -> bool:
+        return await self._transition(outbound_id, OutboxStatus.PENDING, status=OutboxStatus.SENDING.value)
+
+    async def mark_sent(self, outbound_id: int, delivered: Delivered) -> None:
+        await self._transition(
+            outbound_id,
+            OutboxStatus.SENDING,
+            status=OutboxStatus.SENT.value,
+            platform_message_id=delivered.platform_message_id,
+            sent_at=now(),
+            attempts=OutboxRow.attempts + 1,
+        )
+
+    async def mark_retry(self, outbound_id: int, error: str, *, delay: float) -> None:
+        await self._transition(
+            outbound_id,
+            OutboxStatus.SENDING,
+            status=OutboxStatus.PENDING.value,
+            last_error=error[:2000],
+            attempts=OutboxRow.attempts + 1,
+            not_before=time.time() + delay,
+        )
+
+    async def mark_failed(self, outbound_id: int, reason: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == outbound_id)
+                .values(status=OutboxStatus.FAILED.value, last_error=reason[:2000])
+            )
+
+    async def _transition(self, outbound_id: int, expected: OutboxStatus, **values: Any) -> bool:
+        """Compare-and-set on status: only one caller moves a row out of `expected`."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == outbound_id, OutboxRow.status == expected.value)
+                .values(**values)
+            )
+            return result.rowcount == 1
+
+
+def _message(row: MessageRow) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        platform_message_id=row.platform_message_id,
+        text=row.text,
+        kind=ContentKind(row.kind),
+        status=InboundStatus(row.status),
+        received_at=row.received_at,
+        metadata=dict(row.meta or {}),
+    )
+
+
+def _outbound(row: OutboxRow) -> Outbound:
+    items = (row.buttons or {}).get("items", [])
+    return Outbound(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        conversation_key=row.conversation_key,
+        text=row.text,
+        idempotency_key=row.idempotency_key,
+        language=row.language,
+        status=OutboxStatus(row.status),
+        attempts=row.attempts,
+        buttons=tuple(Button(label, value) for label, value in items),
+        last_error=row.last_error,
+        not_before=row.not_before,
+        metadata=dict(row.meta or {}),
+    )

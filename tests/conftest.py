@@ -1,0 +1,184 @@
+"""Shared fixtures: the two backends every pipeline test runs on.
+
+* `sqlite`: a SQLite file and in-process jobs, as a newcomer runs it.
+* `postgres`: real PostgreSQL, real Redis and a real Celery worker (in a thread of this
+  process, so it can share the recording channel), as production runs it.
+
+The postgres backend is skipped when the services are not reachable, unless
+CSBOT_REQUIRE_SERVICES=1 (CI sets it) turns that skip into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.llm_server import FakeLLMServer
+from tests.support.recording import RecordingChannel
+
+REQUIRE_SERVICES = os.environ.get("CSBOT_REQUIRE_SERVICES") == "1"
+PG_ADMIN_URL = os.environ.get("CSBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("CSBOT_TEST_REDIS", "redis://127.0.0.1:6379/11")
+TEST_BOT = Path(__file__).parent / "support" / "testbot"
+
+
+def run_in_thread(coro: Any) -> Any:
+    """Run a coroutine to completion from sync fixture code, even inside a running loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def services_up() -> bool:
+    return reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)
+
+
+def require_services() -> None:
+    if services_up():
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail("PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) must be running (CSBOT_REQUIRE_SERVICES=1)")
+    pytest.skip("PostgreSQL/Redis not reachable on 127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database for this test session, migrated to head."""
+    require_services()
+    import asyncpg
+
+    from infra.db.migrate import upgrade
+
+    name = f"csbot_test_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run_in_thread(admin(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    upgrade(url)
+    yield url
+    run_in_thread(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def clean_postgres(postgres_url: str) -> str:
+    import asyncpg
+
+    async def truncate() -> None:
+        conn = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+        try:
+            tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")
+            if tables:
+                await conn.execute("TRUNCATE " + ", ".join(f'"{t["tablename"]}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
+
+    run_in_thread(truncate())
+    return postgres_url
+
+
+@pytest.fixture
+def clean_redis() -> str:
+    require_services()
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    client.close()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+@dataclass
+class Pipeline:
+    """A running system: submit messages through intake, read what the channel sent."""
+
+    backend: str
+    runtime: Any
+    channel: RecordingChannel
+
+    async def submit(self, text: str, *, message_id: str, conversation: str = "c1") -> Any:
+        from tests.support.recording import inbound
+
+        return await self.runtime.services.intake.accept(inbound(text, message_id=message_id, conversation=conversation))
+
+    async def wait_sent(self, count: int, timeout: float = 30.0) -> list[Any]:
+        return await asyncio.to_thread(self.channel.wait_for, count, timeout)
+
+    async def settle(self) -> None:
+        """Let in-process jobs finish (Celery jobs are awaited through `wait_sent`)."""
+        from workers.inprocess import InProcessJobs
+
+        if isinstance(self.runtime.jobs, InProcessJobs):
+            await self.runtime.jobs.drain(timeout=60)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        require_services()
+    return request.param
+
+
+@pytest.fixture
+async def pipeline(request: pytest.FixtureRequest, backend: str, tmp_path: Path, fake_llm: FakeLLMServer) -> AsyncIterator[Pipeline]:
+    """The whole system on `backend`, with the fake LLM server and a recording channel.
+
+    Tests may ask for `llm_off` (via indirect marker) to use the embedded generator instead.
+    """
+    from bots.runtime import build_runtime
+    from infra.settings import load_settings
+
+    use_llm = request.node.get_closest_marker("embedded_generator") is None
+    overrides: dict[str, Any] = {"csbot_bot": TEST_BOT, "llm_base_url": fake_llm.url if use_llm else None}
+    channel = RecordingChannel()
+    if backend == "sqlite":
+        settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/csbot.db", redis_url=None, **overrides)
+        runtime = await build_runtime(settings, channels=[channel])
+        try:
+            yield Pipeline(backend, runtime, channel)
+        finally:
+            await runtime.close()
+        return
+
+    pg = request.getfixturevalue("clean_postgres")
+    redis_url = request.getfixturevalue("clean_redis")
+    settings = load_settings(database_url=pg, redis_url=redis_url, **overrides)
+    from celery.contrib.testing.worker import start_worker
+
+    from tests.support.worker import worker_app
+
+    app = worker_app(settings, channel)
+    runtime = await build_runtime(settings, channels=[channel], migrate=False)
+    try:
+        with start_worker(app, pool="threads", concurrency=3, perform_ping_check=False, queues=["inbound", "outbound"], shutdown_timeout=30):
+            yield Pipeline(backend, runtime, channel)
+    finally:
+        await runtime.close()

@@ -1,0 +1,1 @@
+"""Local fake servers that speak each platform's wire format and record what they receive."""

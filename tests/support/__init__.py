@@ -1,0 +1,1 @@
+"""Test-side helpers: recording channels and service fixtures."""

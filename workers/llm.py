@@ -1,0 +1,152 @@
+"""The LLM server client: huggingface_hub's `AsyncInferenceClient` on the OpenAI-style Messages API.
+
+`/v1/chat/completions` is served alike by TGI, vLLM, SGLang and llama.cpp, so one client fits
+all of them. Generation always streams: TGI reports errors that happen after the stream has
+started *inside* a 200 response, and reading the stream is the only way to see them. Every
+failure is mapped here, once, into `core.errors.LLMError`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from huggingface_hub import AsyncInferenceClient
+from huggingface_hub.errors import (
+    GenerationError,
+    HfHubHTTPError,
+    IncompleteGenerationError,
+    InferenceTimeoutError,
+    OverloadedError,
+    TextGenerationError,
+    ValidationError,
+)
+from huggingface_hub.utils import httpx
+
+from core.errors import (
+    LLMError,
+    LLMGenerationError,
+    LLMOverloaded,
+    LLMServerError,
+    LLMTimeout,
+    LLMValidationError,
+)
+from core.ports import GenerationRequest
+
+
+def map_error(exc: BaseException) -> LLMError:
+    """One place that knows how the client and the servers fail."""
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, (InferenceTimeoutError, TimeoutError, httpx.TimeoutException)):
+        return LLMTimeout(f"LLM server timed out: {exc}")
+    if isinstance(exc, OverloadedError):
+        return LLMOverloaded(f"LLM server overloaded: {exc}")
+    if isinstance(exc, ValidationError):
+        return LLMValidationError(f"LLM server rejected the request: {exc}")
+    if isinstance(exc, GenerationError):
+        return LLMGenerationError(f"LLM generation failed: {exc}")
+    if isinstance(exc, IncompleteGenerationError):
+        return LLMServerError(f"LLM generation incomplete: {exc}")
+    if isinstance(exc, TextGenerationError):
+        # Chat streams report every error, overload included, as {"message", "http_status_code"}.
+        text = str(exc)
+        if "overload" in text.lower():
+            return LLMOverloaded(f"LLM server overloaded: {text}")
+        return LLMServerError(f"LLM server error in stream: {text}")
+    if isinstance(exc, HfHubHTTPError):
+        return _from_status(exc)
+    if isinstance(exc, (httpx.TransportError, ConnectionError, OSError)):
+        return LLMServerError(f"LLM server unreachable: {exc}")
+    return LLMServerError(f"LLM client error: {type(exc).__name__}: {exc}")
+
+
+def _from_status(exc: HfHubHTTPError) -> LLMError:
+    response = exc.response
+    status = response.status_code if response is not None else 0
+    if status == 429:
+        return LLMOverloaded(f"LLM server overloaded (429): {exc}", retry_after=_retry_after(response))
+    if status == 422:
+        return LLMValidationError(f"LLM server rejected the request (422): {exc}")
+    if status == 424:
+        return LLMGenerationError(f"LLM generation failed (424): {exc}")
+    if status in (401, 403):
+        return LLMValidationError(f"LLM server refused the credentials ({status}); check LLM_API_KEY")
+    if status == 404:
+        return LLMValidationError(f"LLM server has no chat endpoint or model (404); check LLM_BASE_URL/LLM_MODEL: {exc}")
+    return LLMServerError(f"LLM server error ({status}): {exc}")
+
+
+def _retry_after(response: Any) -> float | None:
+    try:
+        return float(response.headers.get("retry-after"))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+class LLMServerGenerator:
+    """A `Generator` for a TGI / vLLM / SGLang / llama.cpp server at `base_url`."""
+
+    def __init__(self, base_url: str, *, api_key: str | None = None, model: str = "tgi", timeout: float = 30.0) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._model = model
+        self._timeout = timeout
+
+    def _client(self) -> AsyncInferenceClient:
+        # One client per call: clients bind to the event loop they were made in, and Celery
+        # workers may run more than one loop over their life.
+        return AsyncInferenceClient(base_url=self._base_url, api_key=self._api_key, timeout=self._timeout)
+
+    def _payload(self, request: GenerationRequest) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "model": self._model,
+            "max_tokens": request.max_new_tokens,
+            "temperature": request.temperature,
+        }
+        if request.top_p is not None:
+            payload["top_p"] = request.top_p
+        if request.stop:
+            payload["stop"] = list(request.stop)
+        return payload
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Yield text deltas as they arrive; raises a mapped `LLMError` on any failure."""
+        client = self._client()
+        try:
+            chunks = await client.chat_completion(stream=True, **self._payload(request))
+            async for chunk in chunks:
+                for choice in chunk.choices or ():
+                    delta = choice.delta.content if choice.delta else None
+                    if delta:
+                        yield delta
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise map_error(exc) from exc
+        finally:
+            await client.close()
+
+    async def generate(self, request: GenerationRequest) -> str:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return "".join([part async for part in self.stream(request)])
+        except TimeoutError as exc:
+            raise LLMTimeout(f"no complete answer within {self._timeout:g}s") from exc
+
+    async def health(self) -> bool:
+        """Reachability for /readyz and `csbot doctor`: TGI's /health, else /v1/models."""
+        async with httpx.AsyncClient(timeout=3.0) as http:
+            for path in ("/health", "/v1/models"):
+                try:
+                    response = await http.get(self._base_url + path, headers=self._auth())
+                except httpx.HTTPError:
+                    return False
+                if response.status_code == 200:
+                    return True
+        return False
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
