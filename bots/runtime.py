@@ -69,18 +69,20 @@ def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
 
 
 def lock_ttl(bot: LoadedBot) -> float:
-    """A conversation lock must outlive the slowest turn, or two workers answer at once."""
+    """How long a job waits for a busy conversation: a bit more than the slowest turn."""
     return bot.definition.generation.deadline_seconds + 30
 
 
-def visibility_timeout(bot: LoadedBot) -> int:
+def visibility_timeout(settings: Settings, bot: LoadedBot) -> int:
     """Redis redelivers unacked jobs after this; it must exceed the slowest job by far."""
+    if settings.celery_visibility_timeout:
+        return settings.celery_visibility_timeout
     return int(max(600, lock_ttl(bot) * 4))
 
 
 def make_jobs(settings: Settings, bot: LoadedBot) -> JobQueue:
     if settings.redis_url:
-        return CeleryJobs(create_celery(settings.redis_url, visibility_timeout=visibility_timeout(bot)))
+        return CeleryJobs(create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, bot)))
     return InProcessJobs()
 
 

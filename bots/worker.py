@@ -22,7 +22,7 @@ def make_worker_app(settings: Settings) -> Celery:
     if not settings.redis_url:
         raise ConfigError("environment", "REDIS_URL", "the worker needs Redis; without it jobs run inside `csbot serve`")
     bot = load_bot(settings.csbot_bot)
-    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(bot))
+    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, bot))
 
     async def services() -> Services:
         runtime = await build_runtime(

@@ -1,40 +1,55 @@
-"""Per-key mutual exclusion: a Redis lock across workers, or an asyncio lock in one process."""
+"""Per-key mutual exclusion: a Redis lease lock across workers, or an asyncio lock in one process."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
 from core.errors import LockTimeout
 
 
 class RedisLocks:
-    """Redis locks with a time-to-live, so a worker that dies cannot hold a conversation forever.
+    """Redis locks held as a short lease that the holder keeps renewing.
 
-    `timeout` is both how long we wait for the lock and how long it lives once taken: it must
-    exceed the slowest turn (the generation deadline), which the composition root ensures.
+    A turn may take as long as the LLM deadline, but a worker that dies mid-turn should free
+    its conversation within seconds, not after the longest possible turn: so the lock lives
+    `lease` seconds and a background task extends it every `lease / 3` while the holder runs.
+    `timeout` is how long a caller waits to get the lock before giving up (and retrying later).
     """
 
-    def __init__(self, redis: Redis, *, prefix: str = "csbot:lock:") -> None:
+    def __init__(self, redis: Redis, *, lease: float = 10.0, prefix: str = "csbot:lock:") -> None:
         self._redis = redis
+        self._lease = lease
         self._prefix = prefix
 
     @asynccontextmanager
     async def hold(self, key: str, *, timeout: float) -> AsyncIterator[None]:
-        lock = self._redis.lock(self._prefix + key, timeout=timeout, blocking_timeout=timeout)
+        lock = self._redis.lock(self._prefix + key, timeout=self._lease, blocking_timeout=timeout)
         if not await lock.acquire():
             raise LockTimeout(key, timeout)
+        renewer = asyncio.create_task(self._renew(lock))
         try:
             yield
         finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            with contextlib.suppress(LockError):
+                await lock.release()  # expired while we worked: another holder may have it now
+
+    async def _renew(self, lock: Lock) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
             try:
-                await lock.release()
+                await lock.extend(self._lease, replace_ttl=True)
             except LockError:
-                pass  # expired while we worked; another holder may already have it
+                return
 
 
 class MemoryLocks:

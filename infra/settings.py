@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     csbot_bot: Path = DEFAULT_BOT
     database_url: str = "sqlite+aiosqlite:///csbot.db"
     redis_url: str | None = None
+    # Redis redelivers a job whose worker vanished after this many seconds (default: derived
+    # from the bot's generation deadline, at least 10 minutes).
+    celery_visibility_timeout: int | None = Field(default=None, ge=1)
 
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None

@@ -38,7 +38,8 @@ def test_chat_with_the_sample_bot_answers_the_stolen_account_question(tmp_path: 
     result = csbot("chat", stdin="我的账户被盗了，该怎么办？\n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     [reply] = result.stdout.splitlines()
-    assert "冻结" in reply  # the knowledge base's advice: freeze the account
+    assert "锁定账户" in reply  # the knowledge base's advice: lock the account
+    assert "24 小时反欺诈热线" in reply
 
 
 def test_bad_bot_definition_names_file_and_field(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from workers.celery_app import CeleryJobs, create_celery
 
 def worker_app(settings: Settings, channel: RecordingChannel) -> Celery:
     assert settings.redis_url
-    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(load_bot(settings.csbot_bot)))
+    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, load_bot(settings.csbot_bot)))
 
     async def services() -> Services:
         runtime = await build_runtime(settings, channels=[channel], jobs=CeleryJobs(app), migrate=False)

@@ -1,0 +1,56 @@
+"""A real `celery worker` process for crash tests; its channel records sends in Redis.
+
+Run as `python -m tests.support.worker_main`; settings come from the environment as for
+`csbot worker`. Each send is RPUSHed to `csbot:test:sent`, so the test sees exactly what
+went out even across worker restarts.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from bots.runtime import build_runtime, visibility_timeout
+from core.botdef import load_bot
+from core.messages import Delivered, OutboundMessage
+from core.services import Services
+from infra.settings import load_settings
+from workers import bridge
+from workers.celery_app import CeleryJobs, create_celery
+
+SENT_KEY = "csbot:test:sent"
+
+
+class RedisRecordingChannel:
+    name = "test"
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis_url = redis_url
+
+    def webhooks(self, intake: object) -> dict[str, object]:
+        return {}
+
+    async def send(self, message: OutboundMessage) -> Delivered:
+        client = aioredis.Redis.from_url(self._redis_url)
+        try:
+            await client.rpush(SENT_KEY, f"{message.idempotency_key}|{message.text}")
+        finally:
+            await client.aclose()
+        return Delivered(platform_message_id=f"test-{message.id}")
+
+
+def main() -> None:
+    settings = load_settings()
+    assert settings.redis_url
+    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, load_bot(settings.csbot_bot)))
+    channel = RedisRecordingChannel(settings.redis_url)
+
+    async def services() -> Services:
+        runtime = await build_runtime(settings, channels=[channel], jobs=CeleryJobs(app), migrate=False)
+        return runtime.services
+
+    bridge.install(services)
+    app.worker_main(["worker", "--pool=prefork", "--concurrency=1", "--queues=inbound,outbound", "--loglevel=INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"])
+
+
+if __name__ == "__main__":
+    main()
