@@ -50,8 +50,13 @@ class Delivery:
         sent = 0
         async with self._locks.hold(f"delivery:{row.conversation_id}", timeout=120):
             for due in await self._store.due_outbound(row.conversation_id):
-                if due.not_before > time.time():
-                    break  # an earlier row waits for its retry time; later rows must not overtake
+                wait = due.not_before - time.time()
+                if wait > 0:
+                    # An earlier row waits for its retry time and later rows must not overtake
+                    # it. Re-enqueue rather than trust that the scheduled job comes late enough:
+                    # timers and clocks across machines are not that precise.
+                    self._jobs.enqueue_delivery(due.id, delay=wait)
+                    break
                 outcome = await self._send_one(due)
                 if outcome == "sent":
                     sent += 1
