@@ -1,0 +1,120 @@
+"""Text features for intent classification.
+
+Word n-grams capture phrasing ("top up", "card arrive"); character n-grams
+within word boundaries absorb typos and inflections and, because Han
+characters are spaced by :func:`normalize_for_features`, give Chinese
+character n-grams without a word segmenter. Their TF-IDF union with a
+linear model was the most accurate fast option measured on BANKING77 and
+CLINC150.
+
+scikit-learn fits the vocabularies and IDF weights; transforming uses the
+fitted analyzers directly, because the estimator's input validation costs
+several times the actual work on a single message.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from core.nlu.normalization import normalize_for_features
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    """N-gram ranges and frequency cut-off of the TF-IDF union."""
+
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    min_df: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One fitted TF-IDF vectoriser reduced to what transforming needs."""
+
+    analyzer: Callable[[str], list[str]]
+    vocabulary: Mapping[str, int]
+    idf: NDArray[np.float64]
+    offset: int
+
+    def features(self, text: str) -> tuple[list[int], list[float]]:
+        """Sublinear-TF x IDF weights of ``text``, L2-normalised, with global indices."""
+        counts = Counter(term for term in self.analyzer(text) if term in self.vocabulary)
+        indices = [self.vocabulary[term] for term in counts]
+        weights = [(1.0 + math.log(n)) * self.idf[i] for i, n in zip(indices, counts.values(), strict=False)]
+        norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+        return [self.offset + i for i in indices], [w / norm for w in weights]
+
+
+class TextFeaturizer:
+    """Fits and applies the word + character TF-IDF union."""
+
+    __slots__ = ("_config", "_blocks", "_width")
+
+    def __init__(self, config: FeatureConfig) -> None:
+        self._config = config
+        self._blocks: tuple[_Block, ...] = ()
+        self._width = 0
+
+    @property
+    def n_features(self) -> int:
+        """Width of the feature vectors (0 before fitting)."""
+        return self._width
+
+    def fit_transform(self, texts: Sequence[str]) -> csr_matrix:
+        """Learn vocabularies and IDF weights from ``texts``; return their features."""
+        vectorizers = (self._word_vectorizer(), self._char_vectorizer())
+        matrices = [vectorizer.fit_transform(list(texts)) for vectorizer in vectorizers]
+        offset = 0
+        blocks = []
+        for vectorizer in vectorizers:
+            vocabulary = dict(vectorizer.vocabulary_)
+            blocks.append(_Block(vectorizer.build_analyzer(), vocabulary, vectorizer.idf_, offset))
+            offset += len(vocabulary)
+        self._blocks = tuple(blocks)
+        self._width = offset
+        return hstack(matrices, format="csr", dtype=np.float32)
+
+    def transform(self, texts: Sequence[str]) -> csr_matrix:
+        """Return features of ``texts`` using the fitted vocabularies."""
+        indptr = [0]
+        indices: list[int] = []
+        values: list[float] = []
+        for text in texts:
+            for block in self._blocks:
+                block_indices, block_values = block.features(text)
+                indices.extend(block_indices)
+                values.extend(block_values)
+            indptr.append(len(indices))
+        # float32 matches the stored model weights; mixing dtypes would make
+        # scipy copy the whole weight matrix on every product.
+        return csr_matrix(
+            (np.asarray(values, dtype=np.float32), indices, indptr),
+            shape=(len(texts), self._width),
+        )
+
+    def _word_vectorizer(self) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            preprocessor=normalize_for_features,
+            token_pattern=r"(?u)\b\w+\b",
+            ngram_range=self._config.word_ngrams,
+            min_df=self._config.min_df,
+            sublinear_tf=True,
+        )
+
+    def _char_vectorizer(self) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            preprocessor=normalize_for_features,
+            analyzer="char_wb",
+            ngram_range=self._config.char_ngrams,
+            min_df=self._config.min_df,
+            sublinear_tf=True,
+        )

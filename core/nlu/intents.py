@@ -1,0 +1,241 @@
+"""Intent classification with calibrated confidence and out-of-scope detection.
+
+Method (chosen by measurement on held-out splits of BANKING77 and
+CLINC150): a TF-IDF union of word 1-2-grams and character 2-5-grams feeds
+a one-vs-rest linear SVM. Scores become probabilities through a softmax
+whose temperature is fitted on out-of-fold scores, and the same
+out-of-fold predictions choose the out-of-scope threshold (see
+:mod:`core.nlu.oos_threshold`). Labelled out-of-scope examples, when
+present, train an extra class that rejects on its own as well.
+Training a 10k-example bot takes seconds on two cores and one prediction
+well under a millisecond, with no model download.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from core.nlu.calibration import fit_temperature, softmax
+from core.nlu.errors import TrainingDataError
+from core.nlu.features import FeatureConfig, TextFeaturizer
+from core.nlu.oos_threshold import DEFAULT_IN_SCOPE_REJECTION, ThresholdEvidence, choose_threshold
+
+DEFAULT_OOS_LABEL = "oos"
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPrediction:
+    """The classifier's reading of one message.
+
+    ``intent`` is the most likely label (the out-of-scope label when that
+    class wins); ``confidence`` its calibrated probability; ``out_of_scope``
+    is True when the out-of-scope class wins or confidence is below the
+    threshold, in which case ``intent`` is only a hint.
+    """
+
+    intent: str
+    confidence: float
+    out_of_scope: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IntentModelConfig:
+    """Training hyper-parameters (defaults are the measured choice)."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    svm_c: float = 1.0
+    calibration_folds: int = 3
+    in_scope_rejection: float = DEFAULT_IN_SCOPE_REJECTION
+    oos_weight: float = 0.0
+    random_state: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _LinearScorer:
+    """Weights of the fitted linear model, kept as plain arrays for speed."""
+
+    classes: tuple[str, ...]
+    weights: NDArray[np.float32]  # n_features x n_classes: rows gathered per term
+    bias: NDArray[np.float32]
+
+    def scores(self, features: csr_matrix) -> NDArray[np.float64]:
+        return np.asarray(features @ self.weights, dtype=np.float64) + self.bias
+
+
+class IntentModel:
+    """A trained intent classifier; build one with :meth:`train` or :meth:`load`."""
+
+    __slots__ = ("_featurizer", "_scorer", "_temperature", "oos_label", "threshold")
+
+    def __init__(
+        self,
+        featurizer: TextFeaturizer,
+        scorer: _LinearScorer,
+        temperature: float,
+        oos_label: str,
+        threshold: float,
+    ) -> None:
+        self._featurizer = featurizer
+        self._scorer = scorer
+        self._temperature = temperature
+        self.oos_label = oos_label
+        self.threshold = threshold
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every class the model can output (including the out-of-scope one)."""
+        return self._scorer.classes
+
+    @property
+    def temperature(self) -> float:
+        """Softmax temperature fitted during training."""
+        return self._temperature
+
+    @classmethod
+    def train(
+        cls,
+        examples: Sequence[tuple[str, str]],
+        *,
+        oos_label: str = DEFAULT_OOS_LABEL,
+        config: IntentModelConfig | None = None,
+    ) -> IntentModel:
+        """Train on ``(text, label)`` pairs; ``oos_label`` marks out-of-scope examples."""
+        config = config or IntentModelConfig()
+        texts, labels = _validated(examples, oos_label, config.calibration_folds)
+        featurizer = TextFeaturizer(config.features)
+        features = featurizer.fit_transform(texts)
+        classes = tuple(sorted(set(labels)))
+        targets = np.array([classes.index(label) for label in labels])
+        oof_scores = _out_of_fold_scores(features, targets, len(classes), config)
+        temperature = fit_temperature(oof_scores, targets)
+        threshold = choose_threshold(
+            _evidence(softmax(oof_scores, temperature), targets, classes, oos_label),
+            in_scope_rejection=config.in_scope_rejection,
+            oos_weight=config.oos_weight,
+        )
+        scorer = _fit_scorer(features, targets, classes, config)
+        return cls(featurizer, scorer, temperature, oos_label, threshold)
+
+    def predict(self, text: str, *, threshold: float | None = None) -> IntentPrediction:
+        """Classify one message; ``threshold`` overrides the stored one."""
+        return self.predict_batch([text], threshold=threshold)[0]
+
+    def predict_batch(
+        self, texts: Sequence[str], *, threshold: float | None = None
+    ) -> list[IntentPrediction]:
+        """Classify many messages at once (much faster per message)."""
+        if not texts:
+            return []
+        limit = self.threshold if threshold is None else threshold
+        probabilities = self.probabilities(texts)
+        best = probabilities.argmax(axis=1)
+        return [
+            self._prediction(self._scorer.classes[index], float(row[index]), limit)
+            for index, row in zip(best, probabilities, strict=False)
+        ]
+
+    def probabilities(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """Calibrated class probabilities, columns ordered as :attr:`labels`."""
+        features = self._featurizer.transform(list(texts))
+        return softmax(self._scorer.scores(features), self._temperature)
+
+    def save(self, path: str | Path) -> None:
+        """Write the model to ``path`` (see :mod:`core.nlu.model_file`)."""
+        from core.nlu.model_file import write_model
+
+        write_model(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntentModel:
+        """Read a model written by :meth:`save`; raises ``ModelFileError``."""
+        from core.nlu.model_file import read_model
+
+        return read_model(Path(path), cls)
+
+    def _prediction(self, intent: str, confidence: float, limit: float) -> IntentPrediction:
+        out_of_scope = intent == self.oos_label or confidence < limit
+        return IntentPrediction(intent, round(confidence, 6), out_of_scope)
+
+
+def _validated(
+    examples: Sequence[tuple[str, str]], oos_label: str, folds: int
+) -> tuple[list[str], list[str]]:
+    """Split examples into texts and labels, rejecting untrainable data early."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for position, example in enumerate(examples):
+        if len(example) != 2 or not all(isinstance(part, str) for part in example):
+            raise TrainingDataError(f"example {position} is not a (text, label) pair of strings")
+        text, label = example
+        if not text.strip() or not label.strip():
+            raise TrainingDataError(f"example {position} has an empty text or label")
+        texts.append(text)
+        labels.append(label.strip())
+    counts = Counter(label for label in labels if label != oos_label)
+    if len(counts) < 2:
+        raise TrainingDataError("need examples of at least two in-scope intents")
+    rare = sorted(label for label, count in Counter(labels).items() if count < folds)
+    if rare:
+        raise TrainingDataError(
+            f"need at least {folds} examples per intent for calibration; too few for: "
+            + ", ".join(rare[:10])
+        )
+    return texts, labels
+
+
+def _new_svm(config: IntentModelConfig) -> LinearSVC:
+    return LinearSVC(C=config.svm_c, random_state=config.random_state)
+
+
+def _out_of_fold_scores(
+    features: csr_matrix, targets: NDArray[np.int_], n_classes: int, config: IntentModelConfig
+) -> NDArray[np.float64]:
+    """Decision scores of each example from a model that never saw it."""
+    scores = np.zeros((len(targets), n_classes))
+    folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.random_state)
+    for fit_rows, held_rows in folds.split(np.zeros(len(targets)), targets):
+        svm = _new_svm(config).fit(features[fit_rows], targets[fit_rows])
+        # Every class has >= calibration_folds examples (checked by
+        # _validated), so stratified folds train on all classes each time.
+        scores[held_rows] = _scores_2d(svm, features[held_rows])
+    return scores
+
+
+def _scores_2d(svm: LinearSVC, features: csr_matrix) -> NDArray[np.float64]:
+    """Decision scores as an n x k matrix, also for a two-class model."""
+    scores = svm.decision_function(features)
+    return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+
+
+def _fit_scorer(
+    features: csr_matrix, targets: NDArray[np.int_], classes: tuple[str, ...], config: IntentModelConfig
+) -> _LinearScorer:
+    svm = _new_svm(config).fit(features, targets)
+    weights = np.asarray(svm.coef_, dtype=np.float32)
+    bias = np.asarray(svm.intercept_, dtype=np.float32)
+    if len(classes) == 2:
+        weights = np.vstack([-weights, weights])
+        bias = np.concatenate([-bias, bias])
+    return _LinearScorer(classes, np.ascontiguousarray(weights.T), bias)
+
+
+def _evidence(
+    probabilities: NDArray[np.float64], targets: NDArray[np.int_], classes: tuple[str, ...], oos_label: str
+) -> ThresholdEvidence:
+    best = probabilities.argmax(axis=1)
+    oos_index = classes.index(oos_label) if oos_label in classes else -1
+    return ThresholdEvidence(
+        confidence=probabilities.max(axis=1),
+        predicted_oos=best == oos_index,
+        correct=best == targets,
+        is_oos=targets == oos_index,
+    )
