@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from infra.db.engine import make_engine
 from infra.db.models import Base
+import infra.db.optout_models  # noqa: F401  (registers the optouts table on Base.metadata)
 
 config = context.config
 target_metadata = Base.metadata
