@@ -15,6 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.channel_registry import build_channels
 from channels.base import Channel
 from core.botdef import LoadedBot, load_bot
 from core.delivery import Delivery
@@ -90,25 +91,34 @@ async def build_runtime(
     settings: Settings,
     *,
     channels: Iterable[Channel] = (),
+    platform_channels: bool = False,
     jobs: JobQueue | None = None,
     migrate: bool | None = None,
 ) -> Runtime:
-    """Assemble a process. `migrate` defaults to on for SQLite (the zero-setup path) and off
-    for servers, where `csbot db upgrade` is a deliberate deploy step."""
+    """Assemble a process. `platform_channels` adds every channel whose settings are present
+    (see `bots.channel_registry`); `migrate` defaults to on for SQLite (the zero-setup path)
+    and off for servers, where `csbot db upgrade` is a deliberate deploy step."""
     bot = load_bot(settings.csbot_bot)
     if migrate if migrate is not None else settings.database_url.startswith("sqlite"):
         upgrade(settings.database_url)
     db = make_engine(settings.database_url)
-    store = SqlStore(make_sessions(db))
+    sessions = make_sessions(db)
+    store = SqlStore(sessions)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     locks: Locks = RedisLocks(redis) if redis is not None else MemoryLocks()
     jobs = jobs or make_jobs(settings, bot)
     generator = make_generator(settings, bot)
     engine = ConversationEngine(bot.definition, Retriever(load_articles(bot.knowledge_dir)), generator)
+    channels = list(channels)
+    if platform_channels:
+        channels += build_channels(settings, sessions=sessions, bot=bot.definition)
     by_name = {c.name: c for c in channels}
     services = Services(
         intake=Intake(store, jobs),
-        turns=TurnProcessor(store, jobs, locks, engine, lock_timeout=lock_ttl(bot)),
+        turns=TurnProcessor(
+            store, jobs, locks, engine, lock_timeout=lock_ttl(bot),
+            typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]
+        ),
         delivery=Delivery(store, jobs, locks, by_name),
     )
     if isinstance(jobs, InProcessJobs):

@@ -6,7 +6,6 @@ import logging
 
 import uvicorn
 
-from bots.channel_registry import build_channels, build_limiter
 from bots.runtime import build_runtime
 from bots.web import KNOWN_WEBHOOKS, create_app
 from infra.settings import Settings
@@ -15,7 +14,7 @@ log = logging.getLogger("csbot.serve")
 
 
 async def serve(settings: Settings, *, host: str, port: int) -> None:
-    runtime = await build_runtime(settings, channels=build_channels(settings, limiter=build_limiter(settings)))
+    runtime = await build_runtime(settings, platform_channels=True)
     app = create_app(runtime, owns_runtime=True)
     on = sorted(runtime.channels) or ["none"]
     log.info("channels on: %s", ", ".join(on))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from telegram import Bot
-
+from channels.telegram import ALLOWED_UPDATES, TelegramChannel, TelegramConfig
 from core.errors import ConfigError
+from infra.ratelimit import MemoryRateLimiter
 from infra.settings import Settings
-
-ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 async def set_webhook(settings: Settings, out: TextIO) -> int:
@@ -20,12 +18,15 @@ async def set_webhook(settings: Settings, out: TextIO) -> int:
     if not settings.public_base_url or not settings.public_base_url.startswith("https://"):
         raise ConfigError("environment", "PUBLIC_BASE_URL", "must be the public https:// base URL of `csbot serve`")
     url = settings.public_base_url.rstrip("/") + "/webhooks/telegram"
-    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_url.rstrip("/") + "/bot")
-    async with bot:
-        await bot.set_webhook(
-            url=url,
-            secret_token=settings.telegram_webhook_secret.get_secret_value(),
-            allowed_updates=ALLOWED_UPDATES,
-        )
+    config = TelegramConfig(
+        token=settings.telegram_bot_token.get_secret_value(),
+        webhook_secret=settings.telegram_webhook_secret.get_secret_value(),
+        api_url=settings.telegram_api_url,
+    )
+    channel = TelegramChannel(config, MemoryRateLimiter())
+    try:
+        await channel.set_webhook(url)
+    finally:
+        await channel.aclose()
     out.write(f"webhook set: {url} (updates: {', '.join(ALLOWED_UPDATES)})\n")
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from celery import Celery
 
-from bots.channel_registry import build_channels, build_limiter
 from bots.runtime import build_runtime, visibility_timeout
 from core.botdef import load_bot
 from core.errors import ConfigError
@@ -27,7 +26,7 @@ def make_worker_app(settings: Settings) -> Celery:
     async def services() -> Services:
         runtime = await build_runtime(
             settings,
-            channels=build_channels(settings, limiter=build_limiter(settings)),
+            platform_channels=True,
             jobs=CeleryJobs(app),
             migrate=False,
         )

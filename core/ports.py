@@ -108,6 +108,12 @@ class ChannelSender(Protocol):
     async def send(self, message: OutboundMessage) -> Delivered: ...
 
 
+class TypingIndicator(Protocol):
+    """A channel that can show the customer a "working on it" signal while a turn runs."""
+
+    async def typing(self, conversation_key: str) -> None: ...
+
+
 class ChannelRegistry(Protocol):
     def __getitem__(self, name: str) -> ChannelSender: ...
 

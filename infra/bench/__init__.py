@@ -1,0 +1,1 @@
+"""Benchmarks. Each prints a ratio against a bare baseline measured in the same run."""

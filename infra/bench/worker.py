@@ -1,0 +1,82 @@
+"""Benchmark worker process: the real csbot worker (mode `pipeline`) or a bare Celery worker
+whose one task does one Redis write (mode `bare`). Both record completion times in Redis."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import redis
+import redis.asyncio as aioredis
+from celery import Celery
+
+from bots.runtime import build_runtime, visibility_timeout
+from core.botdef import load_bot
+from core.messages import Delivered, OutboundMessage
+from core.services import Services
+from infra.settings import load_settings
+from workers import bridge
+from workers.celery_app import CeleryJobs, create_celery
+
+DONE_KEY = "csbot:bench:done"
+BARE_TASK = "bench.bare"
+
+
+class BenchChannel:
+    """Records `<conversation>|<time>` for each reply, as a platform would receive it."""
+
+    name = "bench"
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis_url = redis_url
+        self._client: aioredis.Redis | None = None
+
+    def webhooks(self, intake: object) -> dict[str, object]:
+        return {}
+
+    async def send(self, message: OutboundMessage) -> Delivered:
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(self._redis_url)
+        await self._client.rpush(DONE_KEY, f"{message.conversation_key}|{time.time()}")
+        return Delivered(platform_message_id=str(message.id))
+
+
+def bare_app(redis_url: str) -> Celery:
+    app = Celery("bench-bare", broker=redis_url)
+    app.conf.update(task_ignore_result=True, worker_prefetch_multiplier=1, task_acks_late=True)
+    client = redis.Redis.from_url(redis_url)
+
+    @app.task(name=BARE_TASK)
+    def bare(key: str) -> None:
+        client.rpush(DONE_KEY, f"{key}|{time.time()}")
+
+    return app
+
+
+def pipeline_app() -> Celery:
+    settings = load_settings()
+    assert settings.redis_url
+    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, load_bot(settings.csbot_bot)))
+    channel = BenchChannel(settings.redis_url)
+
+    async def services() -> Services:
+        runtime = await build_runtime(settings, channels=[channel], jobs=CeleryJobs(app), migrate=False)
+        return runtime.services
+
+    bridge.install(services)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["bare", "pipeline"])
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    app = bare_app(load_settings().redis_url or "") if args.mode == "bare" else pipeline_app()
+    queues = "celery" if args.mode == "bare" else "inbound,outbound"
+    app.worker_main(["worker", "--pool=threads", f"--concurrency={args.concurrency}", f"--queues={queues}",
+                     "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"])
+
+
+if __name__ == "__main__":
+    main()
