@@ -55,6 +55,8 @@ class Runtime:
     async def close(self) -> None:
         if isinstance(self.jobs, InProcessJobs):
             await self.jobs.drain(timeout=30)
+        if isinstance(self.generator, LLMServerGenerator):
+            await self.generator.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()

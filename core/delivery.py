@@ -7,6 +7,7 @@ so two workers never send the same row; a rate limit or transient failure stops 
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from core.messages import OutboundMessage
 from core.ports import ChannelSender, JobQueue, Locks, Store
 from core.records import Outbound
 
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
@@ -78,15 +80,23 @@ class Delivery:
             self._jobs.enqueue_delivery(row.id, delay=exc.retry_after)
             return "later"
         except TransientDeliveryError as exc:
-            if row.attempts + 1 >= MAX_ATTEMPTS:
-                await self._store.mark_failed(row.id, f"gave up after {MAX_ATTEMPTS} attempts: {exc.reason}")
-                return "failed"
-            delay = backoff(row.attempts)
-            await self._store.mark_retry(row.id, str(exc), delay=delay)
-            self._jobs.enqueue_delivery(row.id, delay=delay)
-            return "later"
+            return await self._retry_later(row, exc)
         except PermanentDeliveryError as exc:
             await self._store.mark_failed(row.id, exc.reason)
             return "failed"
+        except Exception as exc:
+            # A bug or an unmapped SDK error must not strand the row in `sending`: treat it as
+            # transient, so it is retried with backoff and dead-lettered if it keeps failing.
+            log.exception("sending outbound %s on %s failed unexpectedly", row.id, row.channel)
+            return await self._retry_later(row, TransientDeliveryError(row.channel, f"{type(exc).__name__}: {exc}"))
         await self._store.mark_sent(row.id, delivered)
         return "sent"
+
+    async def _retry_later(self, row: Outbound, exc: TransientDeliveryError) -> str:
+        if row.attempts + 1 >= MAX_ATTEMPTS:
+            await self._store.mark_failed(row.id, f"gave up after {MAX_ATTEMPTS} attempts: {exc.reason}")
+            return "failed"
+        delay = backoff(row.attempts)
+        await self._store.mark_retry(row.id, str(exc), delay=delay)
+        self._jobs.enqueue_delivery(row.id, delay=delay)
+        return "later"

@@ -120,3 +120,12 @@ async def test_embedded_generator_quotes_the_knowledge_base(pipeline: Pipeline) 
     assert sent[0].text.startswith("Here is what our help centre says:")
     assert "Freeze your card at once in the app" in sent[0].text
     assert sent[1].text.startswith("I'm sorry, I don't have an answer to that.")
+
+
+async def test_an_unexpected_error_in_a_channel_is_retried_not_stranded(pipeline: Pipeline) -> None:
+    pipeline.channel.failures.append(RuntimeError("bug in an adapter"))
+    await pipeline.submit("I lost my card", message_id="bug1")
+    [reply] = await pipeline.wait_sent(1, timeout=30)
+    assert "Freeze your card" in reply.text
+    [row] = await outbox_rows(pipeline)
+    assert row.status == "sent" and "RuntimeError: bug in an adapter" in row.last_error

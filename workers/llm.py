@@ -9,6 +9,7 @@ failure is mapped here, once, into `core.errors.LLMError`s.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -93,11 +94,25 @@ class LLMServerGenerator:
         self._api_key = api_key
         self._model = model
         self._timeout = timeout
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncInferenceClient] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _client(self) -> AsyncInferenceClient:
-        # One client per call: clients bind to the event loop they were made in, and Celery
-        # workers may run more than one loop over their life.
-        return AsyncInferenceClient(base_url=self._base_url, api_key=self._api_key, timeout=self._timeout)
+        """One client per event loop: a client's connection pool belongs to the loop it was
+        made in (Celery worker threads each run their own), and making one per call costs a
+        TLS context and a new connection every turn."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = AsyncInferenceClient(base_url=self._base_url, api_key=self._api_key, timeout=self._timeout)
+            self._clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
     def _payload(self, request: GenerationRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -126,8 +141,6 @@ class LLMServerGenerator:
             raise
         except Exception as exc:
             raise map_error(exc) from exc
-        finally:
-            await client.close()
 
     async def generate(self, request: GenerationRequest) -> str:
         try:

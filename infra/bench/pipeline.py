@@ -77,7 +77,7 @@ def wait_port(port: int, timeout: float = 20) -> None:
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -115,6 +115,13 @@ async def post_all(app: object, path: str, bodies: list[dict[str, str]], keys: l
 
         await asyncio.gather(*(one(b, k) for b, k in zip(bodies, keys, strict=True)))
     return sent_at
+
+
+async def warm_up(app: object, path: str, bodies: list[dict[str, str]], client: redis.Redis) -> None:
+    """Wait until the worker is up and has answered once: start-up is not what we measure."""
+    keys = [b["id"] for b in bodies]
+    sent = await post_all(app, path, bodies, keys, len(bodies))
+    await asyncio.to_thread(collect, client, sent, 120)
 
 
 def bare_web(redis_url: str) -> FastAPI:
@@ -165,21 +172,22 @@ async def run(args: argparse.Namespace) -> None:
     try:
         # --- bare baseline ---------------------------------------------------------------
         worker = spawn(["-m", "infra.bench.worker", "bare", f"--concurrency={args.concurrency}"], env)
-        time.sleep(3)
+        bare_app = bare_web(redis_url)
+        await warm_up(bare_app, "/bare", [{"id": "warm-b"}], client)
         keys = [f"b{i}" for i in range(args.messages)]
         started = time.time()
-        sent = await post_all(bare_web(redis_url), "/bare", [{"id": k} for k in keys], keys, args.parallel)
+        sent = await post_all(bare_app, "/bare", [{"id": k} for k in keys], keys, args.parallel)
         last, lat = await asyncio.to_thread(collect, client, sent, 300)
         results.append(Result("bare", last - started, lat))
         stop(worker)
 
         # --- csbot pipeline --------------------------------------------------------------
         worker = spawn(["-m", "infra.bench.worker", "pipeline", f"--concurrency={args.concurrency}"], env)
-        time.sleep(4)
         settings = load_settings(redis_url=redis_url, database_url=database_url, csbot_bot=BENCH_BOT,
                                  llm_base_url=f"http://127.0.0.1:{llm_port}")
         runtime = await build_runtime(settings, channels=[BenchIntakeChannel()], migrate=False)
         app = create_app(runtime)
+        await warm_up(app, "/webhooks/bench", [{"id": f"warm-p{i}", "text": q} for i, q in enumerate(questions)], client)
         keys = [f"p{i}" for i in range(args.messages)]
         bodies = [{"id": k, "text": questions[i % len(questions)]} for i, k in enumerate(keys)]
         started = time.time()

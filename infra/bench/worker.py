@@ -4,7 +4,9 @@ whose one task does one Redis write (mode `bare`). Both record completion times 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
+import weakref
 
 import redis
 import redis.asyncio as aioredis
@@ -29,15 +31,18 @@ class BenchChannel:
 
     def __init__(self, redis_url: str) -> None:
         self._redis_url = redis_url
-        self._client: aioredis.Redis | None = None
+        # One client per event loop: each Celery worker thread runs its own loop.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
     def webhooks(self, intake: object) -> dict[str, object]:
         return {}
 
     async def send(self, message: OutboundMessage) -> Delivered:
-        if self._client is None:
-            self._client = aioredis.Redis.from_url(self._redis_url)
-        await self._client.rpush(DONE_KEY, f"{message.conversation_key}|{time.time()}")
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = aioredis.Redis.from_url(self._redis_url)
+        await client.rpush(DONE_KEY, f"{message.conversation_key}|{time.time()}")
         return Delivered(platform_message_id=str(message.id))
 
 
