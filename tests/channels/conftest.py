@@ -4,6 +4,8 @@ to them, with the database open for checks."""
 
 from __future__ import annotations
 
+from tests.support.limiters import OpenLimiter  # noqa: F401  (re-exported for the tests)
+
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -33,18 +35,6 @@ TW_SID = "AC" + "1" * 32
 TW_TOKEN = "twilio-auth-token-for-tests"
 TW_FROM = "+15005550006"
 PUBLIC_BASE = "https://csbot.example.com"
-
-
-class OpenLimiter:
-    """A `RateLimiter` that always says go (or what it is told to), and records the keys."""
-
-    def __init__(self, waits: list[float] | None = None) -> None:
-        self.keys: list[str] = []
-        self._waits = list(waits or [])
-
-    async def reserve(self, key: str, *, per_second: float, burst: int = 1) -> float:
-        self.keys.append(key)
-        return self._waits.pop(0) if self._waits else 0.0
 
 
 class MemoryOptOuts:

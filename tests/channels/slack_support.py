@@ -3,6 +3,8 @@ whole system (ASGI app, SQLite, in-process jobs) wired to the fake Slack Web API
 
 from __future__ import annotations
 
+from tests.support.limiters import OpenLimiter  # noqa: F401  (re-exported for the tests)
+
 import hashlib
 import hmac
 import json
@@ -39,18 +41,6 @@ questions:
 ---
 Card fees: transfers < 100 EUR & card payments abroad > 0 EUR are free. Write <!channel> nowhere.
 """
-
-
-class OpenLimiter:
-    """A `RateLimiter` that always says go, and counts what it was asked."""
-
-    def __init__(self, waits: list[float] | None = None) -> None:
-        self.keys: list[str] = []
-        self._waits = list(waits or [])
-
-    async def reserve(self, key: str, *, per_second: float, burst: int = 1) -> float:
-        self.keys.append(key)
-        return self._waits.pop(0) if self._waits else 0.0
 
 
 # --- payloads --------------------------------------------------------------------------------
