@@ -67,3 +67,31 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
 
     tables = {r[0] for r in sqlite3.connect(tmp_path / "x.db").execute("select name from sqlite_master where type='table'")}
     assert {"conversations", "messages", "outbox", "handoffs", "feedback", "knowledge_documents"} <= tables
+
+
+def test_telegram_set_webhook_registers_url_secret_and_update_types(tmp_path: Path) -> None:
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    token = "555666777:AAE-cli_token-value-0123456789abcdef"
+    with FakeTelegramAPI(token) as telegram:
+        env = {
+            "CSBOT_BOT": str(TEST_BOT),
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_WEBHOOK_SECRET": "cli-secret_123",
+            "TELEGRAM_API_URL": telegram.url,
+            "PUBLIC_BASE_URL": "https://support.example.com",
+        }
+        result = csbot("telegram", "set-webhook", cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "webhook set: https://support.example.com/webhooks/telegram" in result.stdout
+        assert telegram.webhook["url"] == "https://support.example.com/webhooks/telegram"
+        assert telegram.webhook["secret_token"] == "cli-secret_123"
+        assert "message" in telegram.webhook["allowed_updates"]
+    assert token not in result.stdout + result.stderr
+
+
+def test_telegram_set_webhook_without_public_url_names_the_setting(tmp_path: Path) -> None:
+    env = {"CSBOT_BOT": str(TEST_BOT), "TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_WEBHOOK_SECRET": "s"}
+    result = csbot("telegram", "set-webhook", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "PUBLIC_BASE_URL" in result.stderr
