@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.errors import RateLimited
 from infra.db.models import OutboxRow
@@ -17,9 +17,17 @@ from tests.conftest import Pipeline
 from tests.fakes.llm_server import FakeLLMServer
 
 
-async def outbox_rows(pipeline: Pipeline) -> list[OutboxRow]:
-    async with pipeline.runtime.store._sessions() as session:
-        return list((await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all())
+async def outbox_rows(pipeline: Pipeline, *, settled: bool = True, timeout: float = 10.0) -> list[OutboxRow]:
+    """The outbox, once no row is mid-send (the channel sees a message just before the worker
+    records it as sent)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        async with pipeline.runtime.store._sessions() as session:
+            rows = list((await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all())
+        if not settled or all(r.status in ("sent", "failed") for r in rows) or loop.time() > end:
+            return rows
+        await asyncio.sleep(0.05)
 
 
 async def test_reply_is_grounded_and_remembers_the_previous_turn(pipeline: Pipeline, fake_llm: FakeLLMServer) -> None:
