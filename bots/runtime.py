@@ -16,19 +16,21 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.channel_registry import build_channels
-from channels.base import Channel
+from bots.handoff_wiring import build_human_side, make_nlu
+from channels.base import Channel, Webhook
 from core.botdef import LoadedBot, load_bot
 from core.delivery import Delivery
 from core.engine import ConversationEngine
 from core.extractive import ExtractiveResponder
 from core.intake import Intake
 from core.knowledge import load_articles
-from core.ports import Generator, JobQueue, Locks
-from core.retrieval import Retriever
+from core.knowledge_index import KnowledgeIndex
+from core.ports import AgentDesk, Generator, JobQueue, Locks
 from core.services import Services
 from core.turns import TurnProcessor
 from infra.db.engine import make_engine, make_sessions
 from infra.db.migrate import upgrade
+from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.store import SqlStore
 from infra.locks import MemoryLocks, RedisLocks
 from infra.settings import Settings
@@ -51,6 +53,8 @@ class Runtime:
     generator: Generator
     redis: Redis | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Routes served besides the channels' own: the agent desk's interactions and admin commands.
+    webhooks: dict[str, Webhook] = field(default_factory=dict)
 
     async def close(self) -> None:
         if isinstance(self.jobs, InProcessJobs):
@@ -96,6 +100,7 @@ async def build_runtime(
     platform_channels: bool = False,
     jobs: JobQueue | None = None,
     migrate: bool | None = None,
+    agent_desk: AgentDesk | None = None,
 ) -> Runtime:
     """Assemble a process. `platform_channels` adds every channel whose settings are present
     (see `bots.channel_registry`); `migrate` defaults to on for SQLite (the zero-setup path)
@@ -110,19 +115,28 @@ async def build_runtime(
     locks: Locks = RedisLocks(redis) if redis is not None else MemoryLocks()
     jobs = jobs or make_jobs(settings, bot)
     generator = make_generator(settings, bot)
-    engine = ConversationEngine(bot.definition, Retriever(load_articles(bot.knowledge_dir)), generator)
+    # Files plus documents added at run time (`/csbot kb add`); re-indexed when those change.
+    knowledge = KnowledgeIndex(bot.definition.name, load_articles(bot.knowledge_dir), SqlKnowledgeStore(sessions))
+    engine = ConversationEngine(bot.definition, knowledge, generator, nlu=make_nlu(bot))
     channels = list(channels)
     if platform_channels:
         channels += build_channels(settings, sessions=sessions, bot=bot.definition)
     by_name = {c.name: c for c in channels}
+    human = build_human_side(
+        settings, bot, sessions=sessions, store=store, jobs=jobs, locks=locks, channels=by_name, knowledge=knowledge,
+        redis=redis, generator=generator, agent_desk=agent_desk,
+    )
     services = Services(
         intake=Intake(store, jobs),
         turns=TurnProcessor(
             store, jobs, locks, engine, lock_timeout=lock_ttl(bot),
             typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]
+            desk=human.desk, knowledge=knowledge,
         ),
         delivery=Delivery(store, jobs, locks, by_name),
+        desk=human.desk,
+        admin=human.admin,
     )
     if isinstance(jobs, InProcessJobs):
         jobs.bind(services)
-    return Runtime(settings, bot, db, store, services, jobs, by_name, generator, redis)
+    return Runtime(settings, bot, db, store, services, jobs, by_name, generator, redis, webhooks=human.webhooks)

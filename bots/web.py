@@ -5,6 +5,8 @@ Handlers only verify, persist and enqueue (see `core.intake`); nothing slow runs
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,7 +18,10 @@ from sqlalchemy import text
 
 from bots.runtime import Runtime
 from infra.metrics import REGISTRY, WEBHOOK_LATENCY
+from workers.celery_app import SLA_CHECK_SECONDS
+from workers.inprocess import InProcessJobs
 from workers.llm import LLMServerGenerator
+
 
 KNOWN_WEBHOOKS = (
     "/webhooks/telegram",
@@ -33,7 +38,12 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(sla_ticker(runtime)) if isinstance(runtime.jobs, InProcessJobs) else None
         yield
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
         if owns_runtime:
             await runtime.close()
 
@@ -62,6 +72,10 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         for path, handler in channel.webhooks(runtime.services.intake).items():
             app.add_api_route(path, handler, methods=["POST"], include_in_schema=False)
             mounted.add(path)
+    for path, handler in runtime.webhooks.items():
+        if path not in mounted:
+            app.add_api_route(path, handler, methods=["POST"], include_in_schema=False)
+            mounted.add(path)
     for path in KNOWN_WEBHOOKS:
         if path not in mounted:
             app.add_api_route(path, _channel_off(path), methods=["POST"], include_in_schema=False)
@@ -81,6 +95,16 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def sla_ticker(runtime: Runtime, every: float = SLA_CHECK_SECONDS) -> None:
+    """With jobs in this process (no Redis, no `csbot worker`), the web process itself runs the
+    periodic handoff SLA check; with Celery the workers do."""
+    jobs = runtime.jobs
+    while True:
+        await asyncio.sleep(every)
+        if isinstance(jobs, InProcessJobs):
+            jobs.enqueue_sla_check()
 
 
 def _channel_off(path: str) -> Callable[[], Awaitable[JSONResponse]]:

@@ -134,7 +134,7 @@ class SlackEvent:
 
 class Route(StrEnum):
     CUSTOMER = "customer"
-    AGENT = "agent"  # the agents' desk channel: a later handoff feature consumes these
+    AGENT = "agent"  # the agents' desk channel: handed to the desk's hook (channels.slack_desk)
     IGNORE = "ignore"
 
 
@@ -384,6 +384,11 @@ class SlackChannel:
         # Parts of a split reply already posted, by outbox idempotency key: a retry after a
         # failure mid-way resumes instead of posting the first parts again (same process only).
         self._posted: dict[str, list[str]] = {}
+
+    def set_agent_hook(self, hook: AgentEventHook | None) -> None:
+        """Where agent-channel messages go (the desk); set by the composition root, which builds
+        the desk after the channels."""
+        self._on_agent_event = hook
 
     # inbound
 

@@ -37,7 +37,12 @@ class History(_Strict):
 
 
 class Escalation(_Strict):
+    """When a person takes over. Evaluated in code (`core.policy`), never left to the prompt."""
+
     always_escalate_intents: list[str] = []
+    # The intent model misses some ways of saying it (and a bot may have no model), so sensitive
+    # topics are also caught by phrase: words for Latin scripts, substrings for Chinese.
+    always_escalate_phrases: list[str] = []
     trigger_phrases: list[str] = ["human", "agent", "real person", "人工", "转人工"]
     sentiment_threshold: Annotated[float, Field(ge=-1.0, le=0.0)] = -0.6
     confidence_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.35
@@ -57,6 +62,20 @@ class Texts(_Strict):
     help: dict[str, str] = {}
     lead_in: dict[str, str] = {}
     offer_human: dict[str, str] = {}
+    # `{minutes}` is replaced with the handoff SLA, so the customer knows how long to wait.
+    handoff_ack: dict[str, str] = {
+        "en": "I'm passing this to a colleague now. You can expect a reply within about {minutes} minutes; "
+        "anything you write here in the meantime goes straight to them.",
+        "zh": "我已将您的问题转给人工客服，预计 {minutes} 分钟内回复您。在此期间您发送的消息都会直接转给客服。",
+    }
+    rating_request: dict[str, str] = {
+        "en": "Our colleague has finished helping you and I'm back. How did we do? Reply with a number from 1 (poor) to 5 (excellent).",
+        "zh": "人工客服已结束本次服务，我会继续为您服务。请为本次服务打分：回复 1（很差）到 5（很好）。",
+    }
+    rating_thanks: dict[str, str] = {
+        "en": "Thank you for your feedback!",
+        "zh": "感谢您的评价！",
+    }
 
 
 class BotDefinition(_Strict):
@@ -65,6 +84,9 @@ class BotDefinition(_Strict):
     persona: Annotated[str, Field(min_length=1)]
     knowledge: str = "knowledge"
     intents: str | None = None
+    # A trained intent model file (see `core.nlu.IntentModel.save`), relative to the bot folder;
+    # used when present. Without it, escalation relies on phrases, sentiment and retrieval.
+    intent_model: str | None = None
     generation: Generation = Generation()
     retrieval: Retrieval = Retrieval()
     history: History = History()
@@ -88,6 +110,11 @@ class LoadedBot(_Strict):
     @property
     def knowledge_dir(self) -> Path:
         return self.folder / self.definition.knowledge
+
+    @property
+    def intent_model_path(self) -> Path | None:
+        model = self.definition.intent_model
+        return self.folder / model if model else None
 
 
 def load_bot(folder: Path | str) -> LoadedBot:

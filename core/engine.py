@@ -10,19 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
 from core.messages import ContentKind
 from core.nlu.language import detect_language
+from core.nlu.understanding import NluPipeline, Understanding
 from core.ports import Generator
 from core.postprocess import clean
 from core.prompt import build_request
 from core.records import StoredMessage, Turn
 from core.reply import Reply, ReplySource
 from core.resilience import generate_within
-from core.retrieval import Passage, Retriever
+from core.retrieval import Passage
+
+
+class PassageSource(Protocol):
+    """Top-k knowledge search: a fixed `Retriever`, or the live `KnowledgeIndex`."""
+
+    def search(self, query: str, *, top_k: int = 3, language: str | None = None) -> list[Passage]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +42,24 @@ class TurnContext:
 
 
 class ConversationEngine:
-    def __init__(self, bot: BotDefinition, retriever: Retriever, generator: Generator) -> None:
+    def __init__(
+        self, bot: BotDefinition, retriever: PassageSource, generator: Generator, *, nlu: NluPipeline | None = None
+    ) -> None:
         self.bot = bot
         self.retriever = retriever
         self.generator = generator
+        self.nlu = nlu or NluPipeline(None)
         self._extractive = ExtractiveResponder(bot)
+
+    @property
+    def has_intent_model(self) -> bool:
+        return self.nlu.oos_threshold is not None
+
+    def understand(self, message: StoredMessage) -> Understanding | None:
+        """Intent, sentiment, entities and language of a text message (None for media)."""
+        if message.kind is ContentKind.MEDIA or not message.text.strip():
+            return None
+        return self.nlu.analyze(message.text)
 
     def language_of(self, text: str, previous: str) -> str:
         """The message's language, or the conversation's when the text has no letters to tell."""
@@ -70,10 +91,27 @@ class ConversationEngine:
             return self._fallback(passages, language, reason="generated answer unusable")
         source = ReplySource.EXTRACTIVE if isinstance(self.generator, ExtractiveResponder) else ReplySource.LLM
         return Reply(text, language, source, grounding_score=grounding, needs_human=not passages,
-                     reason="" if passages else "no knowledge match")
+                     reason="" if passages else "no knowledge match", passage=passages[0].article.body if passages else "")
 
     def _fallback(self, passages: list[Passage], language: str, *, reason: str) -> Reply:
         if passages:
             text = self._extractive.answer((passages[0].article.body,), language)
-            return Reply(text, language, ReplySource.KNOWLEDGE_FALLBACK, grounding_score=passages[0].score, reason=reason)
+            return Reply(text, language, ReplySource.KNOWLEDGE_FALLBACK, grounding_score=passages[0].score, reason=reason,
+                         passage=passages[0].article.body)
         return Reply(self.bot.text("holding", language), language, ReplySource.HOLDING, needs_human=True, reason=reason)
+
+
+def understanding_record(understanding: Understanding | None) -> dict[str, Any]:
+    """What is stored of an `Understanding`: entity kinds only, never their values (a card or
+    phone number must not sit in clear text in the message's analysis)."""
+    if understanding is None:
+        return {}
+    return {
+        "intent": understanding.intent,
+        "confidence": round(understanding.intent_confidence, 4),
+        "out_of_scope": understanding.out_of_scope,
+        "sentiment": str(understanding.sentiment),
+        "sentiment_score": round(understanding.sentiment_score, 4),
+        "entities": sorted({str(e.kind) for e in understanding.entities}),
+        "language": understanding.language,
+    }

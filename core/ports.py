@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
+from core.desk_card import DeskCard
+from core.handoff import Handoff, HandoffEvent, HandoffState, PendingRating
+from core.knowledge import Article
 from core.messages import Delivered, InboundMessage, OutboundMessage
 from core.records import Conversation, Outbound, StoredMessage, Turn
 from core.reply import Reply
+from core.stats import Stats
 
 
 class Store(Protocol):
@@ -42,6 +47,9 @@ class Store(Protocol):
         self, conversation_id: int, *, language: str | None = None, failed_turns: int | None = None
     ) -> None: ...
 
+    async def save_understanding(self, message_id: int, understanding: dict[str, Any]) -> None:
+        """What NLU and the policy made of a message (redacted: entity kinds, never values)."""
+
     async def due_outbound(self, conversation_id: int) -> list[Outbound]:
         """Outbox rows of the conversation still to send, in the order they were written."""
 
@@ -65,6 +73,12 @@ class JobQueue(Protocol):
     def enqueue_inbound(self, message_id: int) -> None: ...
 
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None: ...
+
+    def enqueue_desk(self, handoff_id: int, *, delay: float = 0.0) -> None:
+        """Bring the agents' desk up to date for a handoff (ping, relayed messages, state)."""
+
+    def enqueue_admin(self, audit_id: int) -> None:
+        """Run a slow admin command recorded in the audit log; it answers via its response_url."""
 
 
 class Locks(Protocol):
@@ -129,3 +143,146 @@ class RateLimiter(Protocol):
 
     async def reserve(self, key: str, *, per_second: float, burst: int = 1) -> float:
         """Take one send from `key`'s budget; returns 0 to go now, else the seconds to wait."""
+
+
+# --- handoff to people ---------------------------------------------------------------------
+
+
+class HandoffStore(Protocol):
+    """Handoffs, their audit trail, and what was posted to the desk. Every state change is a
+    compare-and-set that returns None (changing nothing) when the expected state is gone."""
+
+    async def escalate(
+        self, message_id: int, ack: Reply, *, reason: str, rule: str, suggested_reply: str, actor: str
+    ) -> Handoff | None:
+        """One transaction: `ack` as the message's reply, the conversation bot → waiting, a
+        waiting handoff and its first event. None when the conversation is not the bot's."""
+
+    async def takeover(self, conversation_id: int, *, agent_id: str, reason: str, actor: str) -> Handoff | None:
+        """Bot → claimed by `agent_id` directly; None when the conversation is not the bot's."""
+
+    async def transition(
+        self,
+        handoff_id: int,
+        *,
+        source: HandoffState,
+        target: HandoffState,
+        actor: str,
+        agent_id: str | None = None,
+        note: str = "",
+        rating_prompt: str | None = None,
+    ) -> Handoff | None:
+        """Move `source` → `target` if the handoff is still in `source`; the conversation's mode
+        follows. `rating_prompt` (on resolve) is written to the outbox in the same transaction."""
+
+    async def get_handoff(self, handoff_id: int) -> Handoff: ...
+
+    async def open_handoff(self, conversation_id: int) -> Handoff | None: ...
+
+    async def handoff_by_thread(self, thread_ts: str) -> Handoff | None: ...
+
+    async def open_handoffs(self) -> list[Handoff]: ...
+
+    async def overdue_handoffs(self, created_before: datetime) -> list[Handoff]:
+        """Waiting handoffs created before the cut-off and never paged."""
+
+    async def set_desk_thread(self, handoff_id: int, thread_ts: str) -> bool: ...
+
+    async def mark_paged(self, handoff_id: int, at: datetime) -> bool:
+        """Compare-and-set paged_at NULL → `at`: True for exactly one caller."""
+
+    async def unmark_paged(self, handoff_id: int) -> None: ...
+
+    async def events(self, handoff_id: int) -> list[HandoffEvent]: ...
+
+    async def relay(self, message_id: int) -> None:
+        """Mark an inbound message RELAYED: a person answers it, the bot does not."""
+
+    async def unposted_relays(self, conversation_id: int) -> list[StoredMessage]:
+        """Relayed messages of the conversation not yet posted to the desk, oldest first."""
+
+    async def desk_post(self, key: str) -> str | None:
+        """The desk message id stored under `key`, if that post was already made."""
+
+    async def record_desk_post(self, handoff_id: int, key: str, ts: str) -> None: ...
+
+    async def record_agent_reply(
+        self, conversation_id: int, text: str, *, key: str, agent_id: str
+    ) -> tuple[int, bool]:
+        """An agent's message into the conversation's outbox (role agent); (id, created).
+        Idempotent on `key`."""
+
+    async def take_pending_rating(self, conversation_id: int) -> PendingRating | None:
+        """The rating question still open for this conversation, closing it (compare-and-set)."""
+
+    async def record_rating(self, conversation_id: int, outbound_id: int, score: int) -> bool: ...
+
+    async def understanding_of(self, message_id: int) -> dict[str, Any]: ...
+
+    async def last_customer_message(self, conversation_id: int) -> StoredMessage | None: ...
+
+
+class AgentDesk(Protocol):
+    """Where people see handoffs and answer them (a Slack channel)."""
+
+    async def post_card(self, card: DeskCard) -> str:
+        """Post the handoff's card; returns its message id, which its thread hangs off."""
+
+    async def update_card(self, thread_ts: str, card: DeskCard) -> None: ...
+
+    async def post_in_thread(self, thread_ts: str, text: str) -> str: ...
+
+
+class Pager(Protocol):
+    """Wakes the on-call agent (an SMS)."""
+
+    async def page(self, text: str) -> None: ...
+
+
+class BotState(Protocol):
+    """Small operational switches admins flip at run time (the pause), shared by every process."""
+
+    async def get_state(self, key: str) -> dict[str, Any]: ...
+
+    async def set_state(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+class KnowledgeStore(Protocol):
+    """Knowledge added at run time, next to the bot's files."""
+
+    async def knowledge_documents(self, bot: str) -> list[Article]: ...
+
+    async def knowledge_stamp(self, bot: str) -> tuple[int, int]:
+        """(count, newest id) of active documents: cheap to poll, changes on every add."""
+
+    async def add_knowledge(self, bot: str, *, title: str, body: str, language: str) -> int: ...
+
+
+class AdminAudit(Protocol):
+    """Every admin command, allowed or refused, with what it did."""
+
+    async def record_admin(
+        self, *, user_id: str, command: str, text: str, allowed: bool, outcome: str, response_url: str = "",
+        channel_id: str = "",
+    ) -> int: ...
+
+    async def finish_admin(self, audit_id: int, outcome: str) -> None: ...
+
+    async def admin_request(self, audit_id: int) -> tuple[str, str, str, str]:
+        """(user_id, text, channel_id, response_url) of an audited command."""
+
+
+class StatsSource(Protocol):
+    async def stats(self, since: datetime, *, days: int) -> Stats: ...
+
+
+class SystemStatus(Protocol):
+    """What `/csbot status` reports about the running system: name → state, in order."""
+
+    async def snapshot(self) -> dict[str, str]: ...
+
+
+class AdminResponder(Protocol):
+    """Answers a slow admin command after the fact (Slack's response_url)."""
+
+    async def respond(self, response_url: str, text: str) -> None: ...

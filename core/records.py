@@ -40,6 +40,7 @@ class Conversation:
     language: str
     mode: str  # "bot", or the handoff state while a human is involved
     failed_turns: int = 0
+    customer_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

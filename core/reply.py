@@ -26,3 +26,6 @@ class Reply:
     grounding_score: float = 0.0
     needs_human: bool = False
     reason: str = ""
+    # The best knowledge passage behind the answer, verbatim: what a customer is told at once
+    # on a sensitive topic, before a person takes over.
+    passage: str = ""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.admin import AdminRouter
 from core.delivery import Delivery
+from core.desk import HandoffDesk
 from core.intake import Intake
 from core.turns import TurnProcessor
 
@@ -14,3 +16,5 @@ class Services:
     intake: Intake
     turns: TurnProcessor
     delivery: Delivery
+    desk: HandoffDesk | None = None  # handoffs to people (a desk may or may not be configured)
+    admin: AdminRouter | None = None  # `/csbot` commands; present when the Slack desk is

@@ -3,17 +3,27 @@
 A job names one message, but it drains the conversation: under the conversation's lock it
 answers every unanswered message oldest first. So jobs may run in any order, twice, or on
 different workers, and replies are still written once each and in arrival order.
+
+Each turn: a conversation a person owns is relayed to the agents, never answered by the bot;
+otherwise NLU reads the message, a pending post-handoff rating is taken, the engine answers,
+and the escalation policy decides whether that answer goes out or a person takes over.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
-from core.engine import ConversationEngine, TurnContext
+from core.desk import HandoffDesk
+from core.engine import ConversationEngine, TurnContext, understanding_record
+from core.handoff import Mode
 from core.history import window
+from core.knowledge_index import KnowledgeIndex
+from core.policy import Decision, Policy
 from core.ports import JobQueue, Locks, Store, TypingIndicator
-from core.reply import ReplySource
+from core.records import Conversation, StoredMessage
+from core.reply import Reply, ReplySource
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +38,8 @@ class TurnProcessor:
         *,
         lock_timeout: float,
         typing: Mapping[str, TypingIndicator] | None = None,
+        desk: HandoffDesk | None = None,
+        knowledge: KnowledgeIndex | None = None,
     ) -> None:
         self._store = store
         self._typing = typing or {}
@@ -35,9 +47,13 @@ class TurnProcessor:
         self._locks = locks
         self._engine = engine
         self._lock_timeout = lock_timeout
+        self._desk = desk
+        self._knowledge = knowledge
+        bot = engine.bot
+        self._policy = Policy(bot.escalation, has_intent_model=engine.has_intent_model, min_grounding=bot.retrieval.min_score)
 
     async def process(self, message_id: int) -> int:
-        """Answer what is unanswered in this message's conversation; returns replies written."""
+        """Handle what is unhandled in this message's conversation; returns messages handled."""
         message = await self._store.get_message(message_id)
         conversation_id = message.conversation_id
         written = 0
@@ -53,15 +69,46 @@ class TurnProcessor:
     async def _answer(self, conversation_id: int, message_id: int) -> None:
         conversation = await self._store.get_conversation(conversation_id)
         message = await self._store.get_message(message_id)
+        desk = self._desk if self._desk is not None and self._desk.available else None
+        if desk is not None and conversation.mode != Mode.BOT:
+            await desk.relay(message_id)  # a person owns it: the bot stays silent (invariant 6)
+            return
+
+        understanding = self._engine.understand(message)
+        analysis = understanding_record(understanding)
+        if desk is not None and (score := await desk.take_rating(conversation_id, message.text)) is not None:
+            await self._store.save_understanding(message_id, {**analysis, "rating": score})
+            thanks = self._engine.bot.text("rating_thanks", conversation.language)
+            await self._store.record_reply(message_id, Reply(thanks, conversation.language, ReplySource.CANNED))
+            return
+
+        if self._knowledge is not None:
+            await self._knowledge.refresh()
         limits = self._engine.bot.history
         history = await self._store.history(conversation_id, message_id, limits.max_turns)
-
         await self._show_typing(conversation.channel, conversation.conversation_key)
         context = TurnContext(conversation.language, window(history, max_turns=limits.max_turns, max_chars=limits.max_chars))
         reply = await self._engine.reply(message, context)
+
+        failed = conversation.failed_turns + 1 if self._policy.failed(reply, understanding) else 0
+        paused = await desk.paused(conversation.channel) if desk is not None else False
+        decision = self._policy.decide(message.text, understanding, reply, failed_turns=failed, paused=paused)
+        await self._store.save_understanding(message_id, {**analysis, **_decision_record(decision, handed=desk is not None)})
+        if decision.escalate and desk is not None:
+            await self._escalate(desk, conversation, message, decision, reply)
+            return
         await self._store.record_reply(message_id, reply)
-        failed = conversation.failed_turns + 1 if reply.needs_human or reply.source is ReplySource.HOLDING else 0
         await self._store.set_conversation_state(conversation_id, language=reply.language, failed_turns=failed)
+
+    async def _escalate(
+        self, desk: HandoffDesk, conversation: Conversation, message: StoredMessage, decision: Decision, reply: Reply
+    ) -> None:
+        """Acknowledge and hand over in one step; the suggested reply waits for an agent."""
+        handoff = await desk.escalate(message.id, decision, reply)
+        if handoff is None:
+            # A person took the conversation between our read and now: theirs to answer.
+            await desk.relay(message.id)
+        await self._store.set_conversation_state(conversation.id, language=reply.language, failed_turns=0)
 
     async def _show_typing(self, channel: str, conversation_key: str) -> None:
         """Best effort: a failed "typing…" signal must never cost the customer the answer."""
@@ -72,3 +119,9 @@ class TurnProcessor:
             await indicator.typing(conversation_key)
         except Exception as exc:  # the platform or network said no; the reply still goes out
             log.info("typing signal on %s failed: %s", channel, exc)
+
+
+def _decision_record(decision: Decision, *, handed: bool) -> dict[str, Any]:
+    if not decision.escalate:
+        return {}
+    return {"escalation": {"rule": str(decision.rule), "reason": decision.reason, "handed_over": handed}}

@@ -9,12 +9,25 @@ second worker.
 
 from __future__ import annotations
 
+import logging
+import threading
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+
+log = logging.getLogger(__name__)
 
 INBOUND_QUEUE = "inbound"
 OUTBOUND_QUEUE = "outbound"
 PROCESS_INBOUND = "csbot.process_inbound"
 DELIVER = "csbot.deliver"
+DESK_SYNC = "csbot.desk_sync"
+CHECK_SLA = "csbot.check_sla"
+ADMIN_COMMAND = "csbot.admin_command"
+# How often each worker asks for the handoff SLA check. Several workers asking is harmless: the
+# check pages each overdue handoff once (a compare-and-set on its paged_at).
+SLA_CHECK_SECONDS = 30.0
 
 
 def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, object]:
@@ -30,7 +43,14 @@ def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, objec
         "broker_transport_options": transport,
         "broker_connection_retry_on_startup": True,
         "task_default_queue": INBOUND_QUEUE,
-        "task_routes": {PROCESS_INBOUND: {"queue": INBOUND_QUEUE}, DELIVER: {"queue": OUTBOUND_QUEUE}},
+        "task_routes": {
+            PROCESS_INBOUND: {"queue": INBOUND_QUEUE},
+            ADMIN_COMMAND: {"queue": INBOUND_QUEUE},
+            DELIVER: {"queue": OUTBOUND_QUEUE},
+            DESK_SYNC: {"queue": OUTBOUND_QUEUE},
+            CHECK_SLA: {"queue": OUTBOUND_QUEUE},
+        },
+        "csbot_sla_check_seconds": SLA_CHECK_SECONDS,
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_hijack_root_logger": False,
@@ -56,3 +76,43 @@ class CeleryJobs:
 
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
         self._app.send_task(DELIVER, args=(outbound_id,), queue=OUTBOUND_QUEUE, countdown=delay or None)
+
+    def enqueue_desk(self, handoff_id: int, *, delay: float = 0.0) -> None:
+        self._app.send_task(DESK_SYNC, args=(handoff_id,), queue=OUTBOUND_QUEUE, countdown=delay or None)
+
+    def enqueue_admin(self, audit_id: int) -> None:
+        self._app.send_task(ADMIN_COMMAND, args=(audit_id,), queue=INBOUND_QUEUE)
+
+
+# --- the periodic SLA check, without Celery beat -------------------------------------------------
+# A beat process is one more thing to deploy and keep single; instead every csbot worker, once
+# ready, asks for the check on a timer until it shuts down.
+
+_tickers: dict[int, threading.Event] = {}
+
+
+@worker_ready.connect
+def _start_sla_ticker(sender: Any = None, **_: Any) -> None:
+    app = getattr(sender, "app", None)
+    every = app.conf.get("csbot_sla_check_seconds") if app is not None else None
+    if not every:
+        return
+    stop = threading.Event()
+    _tickers[id(sender)] = stop
+
+    def tick() -> None:
+        while not stop.wait(float(every)):
+            try:
+                app.send_task(CHECK_SLA, queue=OUTBOUND_QUEUE)
+            except Exception as exc:  # the broker is away; the next tick tries again
+                log.warning("could not queue the SLA check: %s", exc)
+
+    threading.Thread(target=tick, name="csbot-sla-ticker", daemon=True).start()
+
+
+@worker_shutting_down.connect
+@worker_shutdown.connect
+def _stop_sla_tickers(**_: Any) -> None:
+    for stop in _tickers.values():
+        stop.set()
+    _tickers.clear()

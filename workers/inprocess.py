@@ -35,6 +35,15 @@ class InProcessJobs:
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
         self._spawn(lambda s: jobs.deliver(s, outbound_id), delay=delay, name=f"deliver:{outbound_id}")
 
+    def enqueue_desk(self, handoff_id: int, *, delay: float = 0.0) -> None:
+        self._spawn(lambda s: jobs.desk_sync(s, handoff_id), delay=delay, name=f"desk:{handoff_id}")
+
+    def enqueue_admin(self, audit_id: int) -> None:
+        self._spawn(lambda s: jobs.admin_command(s, audit_id), delay=0.0, name=f"admin:{audit_id}")
+
+    def enqueue_sla_check(self) -> None:
+        self._spawn(jobs.check_sla, delay=0.0, name="check_sla")
+
     def _spawn(self, job: Callable[[Services], Awaitable[int]], *, delay: float, name: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job, delay, name), name=name)
         self._tasks.add(task)

@@ -1,4 +1,4 @@
-"""The two jobs, as plain coroutines over `Services`: the one code path for Celery and in-process."""
+"""The jobs, as plain coroutines over `Services`: the one code path for Celery and in-process."""
 
 from __future__ import annotations
 
@@ -11,3 +11,25 @@ async def process_inbound(services: Services, message_id: int) -> int:
 
 async def deliver(services: Services, outbound_id: int) -> int:
     return await services.delivery.deliver(outbound_id)
+
+
+async def desk_sync(services: Services, handoff_id: int) -> int:
+    """Bring the agents' desk up to date for one handoff (card, relayed messages, state)."""
+    if services.desk is None:
+        return 0
+    return await services.desk.sync_or_retry(handoff_id)
+
+
+async def check_sla(services: Services) -> int:
+    """Page the on-call agent for handoffs left waiting past the SLA (each one once)."""
+    if services.desk is None or not services.desk.available:
+        return 0
+    return await services.desk.check_sla()
+
+
+async def admin_command(services: Services, audit_id: int) -> int:
+    """Run a slow `/csbot` command and answer through its response_url."""
+    if services.admin is None:
+        return 0
+    await services.admin.run_deferred(audit_id)
+    return 1

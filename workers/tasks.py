@@ -8,7 +8,7 @@ from celery import shared_task
 
 from core.errors import LockTimeout, NotFound
 from workers import bridge, jobs
-from workers.celery_app import DELIVER, PROCESS_INBOUND
+from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PROCESS_INBOUND
 
 log = logging.getLogger(__name__)
 
@@ -36,4 +36,27 @@ def deliver(outbound_id: int) -> int:
         return bridge.run(lambda services: jobs.deliver(services, outbound_id))
     except NotFound:
         log.warning("deliver: outbound %s does not exist; dropped", outbound_id)
+        return 0
+
+
+@shared_task(name=DESK_SYNC, **_RETRY)
+def desk_sync(handoff_id: int) -> int:
+    try:
+        return bridge.run(lambda services: jobs.desk_sync(services, handoff_id))
+    except NotFound:
+        log.warning("desk_sync: handoff %s does not exist; dropped", handoff_id)
+        return 0
+
+
+@shared_task(name=CHECK_SLA, **_RETRY)
+def check_sla() -> int:
+    return bridge.run(jobs.check_sla)
+
+
+@shared_task(name=ADMIN_COMMAND)  # not retried: a re-run could apply a command (kb add) twice
+def admin_command(audit_id: int) -> int:
+    try:
+        return bridge.run(lambda services: jobs.admin_command(services, audit_id))
+    except NotFound:
+        log.warning("admin_command: audit row %s does not exist; dropped", audit_id)
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -103,10 +103,22 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+OPEN_HANDOFF = text("state IN ('waiting', 'claimed')")
+
+
 class HandoffRow(Base):
-    """A conversation handed to a person: waiting → claimed → resolved, with timestamps."""
+    """A conversation handed to a person: waiting → claimed → resolved, with timestamps.
+
+    At most one open handoff per conversation (a partial unique index), whoever races to open one.
+    """
 
     __tablename__ = "handoffs"
+    __table_args__ = (
+        Index("uq_handoff_open_conversation", "conversation_id", unique=True,
+              postgresql_where=OPEN_HANDOFF, sqlite_where=OPEN_HANDOFF),
+        Index("ix_handoffs_desk_thread_ts", "desk_thread_ts"),
+        Index("ix_handoffs_state", "state", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
@@ -118,6 +130,65 @@ class HandoffRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     paged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    rule: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    suggested_reply: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The rating question written on resolve; open until the customer's next message.
+    rating_outbound_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rating_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class HandoffEventRow(Base):
+    """The audit trail of a handoff: every transition, who made it, when."""
+
+    __tablename__ = "handoff_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="")
+    target: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=now)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeskPostRow(Base):
+    """What was posted to the agents' desk, by key: the unique key makes each post happen once."""
+
+    __tablename__ = "desk_posts"
+    __table_args__ = (UniqueConstraint("key", name="uq_desk_post_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(128))
+    ts: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(default=now)
+
+
+class AdminAuditRow(Base):
+    """Every `/csbot` command, refused ones included, and what it did."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    command: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, default="")
+    channel_id: Mapped[str] = mapped_column(String(64), default="")
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    response_url: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=now)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class BotStateRow(Base):
+    """Run-time switches shared by every process (e.g. `paused`), one JSON value per key."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
 
 class FeedbackRow(Base):

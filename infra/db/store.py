@@ -21,6 +21,23 @@ def reply_key(message_id: int) -> str:
     return f"reply:{message_id}"
 
 
+def reply_row(message: MessageRow, conversation: ConversationRow, reply: Reply, key: str) -> OutboxRow:
+    """The outbox row answering `message`; it inherits the message's metadata (where to reply)."""
+    return OutboxRow(
+        conversation_id=message.conversation_id,
+        in_reply_to=message.id,
+        idempotency_key=key,
+        role=Role.BOT.value,
+        channel=conversation.channel,
+        conversation_key=conversation.conversation_key,
+        text=reply.text,
+        language=reply.language,
+        source=reply.source.value,
+        buttons={"items": [[b.label, b.value] for b in reply.buttons]},
+        meta=dict(message.meta),
+    )
+
+
 class SqlStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -94,7 +111,7 @@ class SqlStore:
             row = await session.get(MessageRow, message_id)
         if row is None:
             raise NotFound(f"message {message_id} does not exist")
-        return _message(row)
+        return stored_message(row)
 
     async def get_conversation(self, conversation_id: int) -> Conversation:
         async with self._sessions() as session:
@@ -109,6 +126,7 @@ class SqlStore:
             language=row.language,
             mode=row.mode,
             failed_turns=row.failed_turns,
+            customer_name=row.customer_name,
         )
 
     async def next_unanswered(self, conversation_id: int) -> StoredMessage | None:
@@ -119,7 +137,7 @@ class SqlStore:
                 .order_by(MessageRow.id)
                 .limit(1)
             )
-        return _message(row) if row is not None else None
+        return stored_message(row) if row is not None else None
 
     async def history(self, conversation_id: int, before_message_id: int, limit: int) -> list[Turn]:
         if limit <= 0:
@@ -167,19 +185,7 @@ class SqlStore:
                     raise NotFound(f"message {message_id} does not exist")
                 conversation = await session.get(ConversationRow, message.conversation_id)
                 assert conversation is not None
-                row = OutboxRow(
-                    conversation_id=message.conversation_id,
-                    in_reply_to=message_id,
-                    idempotency_key=key,
-                    role=Role.BOT.value,
-                    channel=conversation.channel,
-                    conversation_key=conversation.conversation_key,
-                    text=reply.text,
-                    language=reply.language,
-                    source=reply.source.value,
-                    buttons={"items": [[b.label, b.value] for b in reply.buttons]},
-                    meta=dict(message.meta),
-                )
+                row = reply_row(message, conversation, reply, key)
                 session.add(row)
                 message.status = InboundStatus.ANSWERED.value
                 message.answered_at = now()
@@ -207,6 +213,12 @@ class SqlStore:
             return
         async with self._sessions.begin() as session:
             await session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id).values(**values))
+
+    async def save_understanding(self, message_id: int, understanding: dict[str, Any]) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(MessageRow).where(MessageRow.id == message_id).values(understanding=dict(understanding))
+            )
 
     # --- delivery ------------------------------------------------------------------------
 
@@ -270,7 +282,7 @@ class SqlStore:
             return result.rowcount == 1
 
 
-def _message(row: MessageRow) -> StoredMessage:
+def stored_message(row: MessageRow) -> StoredMessage:
     return StoredMessage(
         id=row.id,
         conversation_id=row.conversation_id,

@@ -1,0 +1,152 @@
+"""Wiring the human side: the handoff desk, the Slack agent desk, paging, and admin commands.
+
+The desk is on when Slack is configured with an agent channel (SLACK_BOT_TOKEN,
+SLACK_SIGNING_SECRET, SLACK_AGENT_CHANNEL); paging is on when the SMS channel is and
+AGENT_ONCALL_NUMBER is set. Without a desk the policy's escalations are recorded on each message
+and the bot keeps answering, since no person would ever pick the conversation up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.base import Channel, Webhook
+from channels.slack_desk import SlackDesk, SlackDeskConfig, SlackDeskWebhooks, SlackResponder
+from core.admin import AdminRouter
+from core.botdef import LoadedBot
+from core.desk import HandoffDesk
+from core.knowledge_index import KnowledgeIndex
+from core.nlu.errors import ModelFileError
+from core.nlu.understanding import NluPipeline
+from core.paging import ChannelPager
+from core.ports import AgentDesk, Generator, JobQueue, Locks, Pager, Store
+from infra.db.admin_audit import SqlAdminAudit
+from infra.db.bot_state import SqlBotState
+from infra.db.handoffs import SqlHandoffStore
+from infra.db.stats import SqlStats
+from infra.model_store import load_intent_model
+from infra.settings import Settings
+from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE
+from workers.llm import LLMServerGenerator
+
+log = logging.getLogger(__name__)
+
+Sessions = async_sessionmaker[AsyncSession]
+PLATFORM_CHANNELS = ("telegram", "slack", "sms")
+
+
+def make_nlu(bot: LoadedBot) -> NluPipeline:
+    """The bot's NLU: with its trained intent model when the file is there, else without."""
+    try:
+        return NluPipeline(load_intent_model(bot))
+    except ModelFileError as exc:
+        log.warning("intent model not used: %s", exc)
+        return NluPipeline(None)
+
+
+def desk_config(settings: Settings) -> SlackDeskConfig | None:
+    token, secret, channel = settings.slack_bot_token, settings.slack_signing_secret, settings.slack_agent_channel
+    if not (token and secret and channel):
+        return None
+    return SlackDeskConfig(
+        bot_token=token.get_secret_value(),
+        signing_secret=secret.get_secret_value(),
+        agent_channel=channel,
+        api_url=settings.slack_api_url,
+    )
+
+
+def make_pager(settings: Settings, channels: Mapping[str, Channel]) -> Pager | None:
+    sms = channels.get("sms")
+    if sms is None or not settings.agent_oncall_number:
+        return None
+    return ChannelPager(sms, settings.agent_oncall_number)
+
+
+class RuntimeStatus:
+    """`SystemStatus` for `/csbot status`: what this process is wired to, and whether it answers."""
+
+    def __init__(self, channels: Mapping[str, Channel], redis: Redis | None, generator: Generator, desk_on: bool) -> None:
+        self._channels = channels
+        self._redis = redis
+        self._generator = generator
+        self._desk_on = desk_on
+
+    async def snapshot(self) -> dict[str, str]:
+        snapshot = {"channels": ", ".join(f"{n} {'on' if n in self._channels else 'off'}" for n in PLATFORM_CHANNELS)}
+        snapshot["agent desk"] = "on" if self._desk_on else "off"
+        if self._redis is None:
+            snapshot["queues"] = "in-process (no Redis)"
+        else:
+            try:
+                inbound = await self._redis.llen(INBOUND_QUEUE)
+                outbound = await self._redis.llen(OUTBOUND_QUEUE)
+                snapshot["queues"] = f"inbound {inbound}, outbound {outbound}"
+            except Exception as exc:  # Redis down is exactly what status should report
+                snapshot["queues"] = f"unknown (Redis: {type(exc).__name__})"
+        if isinstance(self._generator, LLMServerGenerator):
+            snapshot["LLM server"] = "ok" if await self._generator.health() else "unreachable"
+        else:
+            snapshot["LLM server"] = "off (embedded extractive responder)"
+        return snapshot
+
+
+@dataclass
+class HumanSide:
+    desk: HandoffDesk
+    admin: AdminRouter | None = None
+    webhooks: dict[str, Webhook] = field(default_factory=dict)
+
+
+def build_human_side(
+    settings: Settings,
+    bot: LoadedBot,
+    *,
+    sessions: Sessions,
+    store: Store,
+    jobs: JobQueue,
+    locks: Locks,
+    channels: Mapping[str, Channel],
+    knowledge: KnowledgeIndex,
+    redis: Redis | None,
+    generator: Generator,
+    agent_desk: AgentDesk | None = None,
+) -> HumanSide:
+    """The handoff desk (always), and with a Slack desk configured: its webhooks, the agent
+    channel hook on the Slack customer channel, and the admin command router."""
+    config = desk_config(settings)
+    desk_port: AgentDesk | None = agent_desk or (SlackDesk(config) if config is not None else None)
+    desk = HandoffDesk(
+        bot.definition,
+        store,
+        SqlHandoffStore(sessions),
+        jobs,
+        locks,
+        SqlBotState(sessions),
+        desk=desk_port,
+        pager=make_pager(settings, channels),
+    )
+    if config is None:
+        return HumanSide(desk)
+    admin = AdminRouter(
+        admins=settings.admin_user_ids,
+        audit=SqlAdminAudit(sessions),
+        jobs=jobs,
+        desk=desk,
+        knowledge=knowledge,
+        stats=SqlStats(sessions),
+        status=RuntimeStatus(channels, redis, generator, desk_on=True),
+        channels=frozenset(channels),
+        responder=SlackResponder(),
+    )
+    hooks = SlackDeskWebhooks(config, desk, admin)
+    slack = channels.get("slack")
+    if slack is not None and hasattr(slack, "set_agent_hook"):
+        slack.set_agent_hook(hooks.on_agent_event)
+    return HumanSide(desk, admin, dict(hooks.webhooks()))
+

@@ -1,0 +1,303 @@
+"""The agents' desk and the admin commands on Slack.
+
+Out: a handoff's card (Block Kit, with Claim / Send suggested reply / Resolve buttons) posted to
+SLACK_AGENT_CHANNEL, customer messages in the card's thread, and `chat.update` when the state
+moves; all through slack_sdk's `AsyncWebClient` from desk jobs, never inside a request.
+
+In (each request's v0 signature verified over the raw body first; a bad one is 401 and changes
+nothing):
+
+* `POST /webhooks/slack/interactions`: button clicks (`block_actions`) → `HandoffDesk.act`;
+* `POST /webhooks/slack/commands`: `/csbot …` → `AdminRouter.handle`, answered ephemerally;
+* agent-channel `message` events (routed here by `SlackChannel`): thread replies → the customer.
+
+Each handler does one or two database writes and returns; Slack's 3-second limit is never near.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from channels.slack import DEFAULT_API_URL, SlackConfig, SlackEvent, delivery_error, make_client, verify
+from channels.slack_format import escape_mrkdwn, plain_text
+from core.admin import AdminRequest, AdminRouter
+from core.desk import HandoffDesk
+from core.desk_card import DeskAction, DeskCard
+from core.errors import BadInput, SignatureInvalid, TransientDeliveryError
+from core.handoff import HandoffState
+from core.records import Role
+
+log = logging.getLogger(__name__)
+
+NAME = "slack-desk"
+INTERACTIONS_PATH = "/webhooks/slack/interactions"
+COMMANDS_PATH = "/webhooks/slack/commands"
+ACTION_PREFIX = "csbot_handoff:"
+SECTION_CHARS = 2900  # a section block takes 3,000 characters
+ROLE_LABELS = {Role.CUSTOMER: "Customer", Role.BOT: "Bot", Role.AGENT: "Agent"}
+STATE_LINES = {
+    HandoffState.WAITING: ":hourglass_flowing_sand: Waiting for an agent",
+    HandoffState.CLAIMED: ":technologist: Claimed by <@{agent}>",
+    HandoffState.RESOLVED: ":white_check_mark: Resolved; the bot has the conversation again",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SlackDeskConfig:
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(repr=False)
+    agent_channel: str
+    api_url: str = DEFAULT_API_URL
+    timeout_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.agent_channel.strip():
+            raise ValueError("the agent desk needs SLACK_AGENT_CHANNEL")
+
+    def client_config(self) -> SlackConfig:
+        return SlackConfig(bot_token=self.bot_token, signing_secret=self.signing_secret, api_url=self.api_url,
+                           agent_channel=self.agent_channel, timeout_seconds=self.timeout_seconds)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _section(text: str) -> dict[str, Any]:
+    if len(text) > SECTION_CHARS:
+        text = text[: SECTION_CHARS - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _button(label: str, action: DeskAction, handoff_id: int, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "action_id": f"{ACTION_PREFIX}{action.value}",
+        "value": str(handoff_id),
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def card_buttons(card: DeskCard) -> list[dict[str, Any]]:
+    """The buttons that still make sense in the card's state."""
+    if card.state is HandoffState.RESOLVED:
+        return []
+    buttons = []
+    if card.state is HandoffState.WAITING:
+        buttons.append(_button("Claim", DeskAction.CLAIM, card.handoff_id, "primary"))
+    if card.suggested_reply:
+        buttons.append(_button("Send suggested reply", DeskAction.SEND_SUGGESTED, card.handoff_id))
+    buttons.append(_button("Resolve", DeskAction.RESOLVE, card.handoff_id, "danger"))
+    return buttons
+
+
+def card_fallback(card: DeskCard) -> str:
+    """The notification text (and what block-less clients show)."""
+    return escape_mrkdwn(f"Handoff #{card.handoff_id} ({card.channel}, {card.customer}): {card.reason} [{card.state}]")
+
+
+def card_blocks(card: DeskCard) -> list[dict[str, Any]]:
+    since = int(card.waiting_since.timestamp())
+    transcript = "\n".join(
+        f"> *{ROLE_LABELS.get(t.role, t.role)}:* {escape_mrkdwn(' '.join(t.text.split()))[:400]}" for t in card.last_messages
+    ) or "_(no messages)_"
+    state = STATE_LINES[card.state].format(agent=card.agent_id or "?")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Handoff #{card.handoff_id} · conversation {card.conversation_id}"}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Customer*\n{escape_mrkdwn(card.channel)} · {escape_mrkdwn(card.customer)}"},
+                {"type": "mrkdwn", "text": f"*Why*\n{escape_mrkdwn(card.reason)} (`{escape_mrkdwn(card.rule)}`)"},
+            ],
+        },
+        _section(f"*Summary*\n{escape_mrkdwn(card.summary)}"),
+        _section(f"*Last messages*\n{transcript}"),
+    ]
+    if card.suggested_reply:
+        blocks.append(_section(f"*Suggested reply*\n{escape_mrkdwn(card.suggested_reply)}"))
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"{state} · escalated <!date^{since}^{{date_short_pretty}} {{time}}|{card.waiting_since.isoformat()}>"},
+                {"type": "mrkdwn", "text": "Reply in this thread to answer the customer; start with `note:` to keep it internal."},
+            ],
+        }
+    )
+    if buttons := card_buttons(card):
+        blocks.append({"type": "actions", "block_id": f"csbot_handoff_{card.handoff_id}", "elements": buttons})
+    return blocks
+
+
+# --- the desk (outbound) -------------------------------------------------------------------------
+
+
+class SlackDesk:
+    """The `AgentDesk` port on a Slack channel."""
+
+    def __init__(self, config: SlackDeskConfig, *, client: AsyncWebClient | None = None) -> None:
+        self.config = config
+        self._client = client or make_client(config.client_config())
+
+    async def post_card(self, card: DeskCard) -> str:
+        response = await self._call(
+            self._client.chat_postMessage,
+            channel=self.config.agent_channel,
+            text=card_fallback(card),
+            blocks=card_blocks(card),
+            unfurl_links=False,
+        )
+        return str(response.get("ts", ""))
+
+    async def update_card(self, thread_ts: str, card: DeskCard) -> None:
+        # `blocks` always goes with `text`: an update with text alone would drop the card's blocks.
+        await self._call(
+            self._client.chat_update, channel=self.config.agent_channel, ts=thread_ts, text=card_fallback(card),
+            blocks=card_blocks(card),
+        )
+
+    async def post_in_thread(self, thread_ts: str, text: str) -> str:
+        response = await self._call(
+            self._client.chat_postMessage, channel=self.config.agent_channel, thread_ts=thread_ts, text=text,
+            unfurl_links=False,
+        )
+        return str(response.get("ts", ""))
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        try:
+            return await method(**kwargs)
+        except SlackApiError as exc:
+            raise delivery_error(exc) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise TransientDeliveryError(NAME, f"network: {type(exc).__name__}") from None
+
+
+class SlackResponder:
+    """The `AdminResponder` port: an ephemeral answer through a command's response_url."""
+
+    async def respond(self, response_url: str, text: str) -> None:
+        try:
+            response = await AsyncWebhookClient(response_url).send(text=text, response_type="ephemeral")
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise TransientDeliveryError(NAME, f"response_url: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise TransientDeliveryError(NAME, f"response_url answered {response.status_code}")
+        if response.status_code >= 400:
+            log.warning("response_url refused the answer (%s); it may have expired", response.status_code)
+
+
+# --- inbound: interactions, commands, agent messages ------------------------------------------------
+
+
+def read_form(body: bytes) -> dict[str, str]:
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError as exc:
+        raise BadInput("Slack form body is not UTF-8") from exc
+
+
+def parse_action(form: Mapping[str, str]) -> tuple[DeskAction, int, str, str] | None:
+    """(action, handoff id, clicking user, response_url) of a desk button click; None for any
+    other interaction. Malformed payloads are `BadInput`."""
+    try:
+        payload = json.loads(form.get("payload", ""))
+    except json.JSONDecodeError as exc:
+        raise BadInput("interaction payload is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise BadInput("interaction payload must be a JSON object")
+    if payload.get("type") != "block_actions":
+        return None
+    user = (payload.get("user") or {}).get("id", "")
+    for action in payload.get("actions") or ():
+        action_id = str(action.get("action_id", ""))
+        if not action_id.startswith(ACTION_PREFIX):
+            continue
+        try:
+            kind = DeskAction(action_id.removeprefix(ACTION_PREFIX))
+            handoff_id = int(action.get("value", ""))
+        except ValueError as exc:
+            raise BadInput(f"unknown desk action {action_id!r}") from exc
+        return kind, handoff_id, str(user), str(payload.get("response_url", ""))
+    return None
+
+
+class SlackDeskWebhooks:
+    """The desk's and the admin commands' HTTP side, plus the agent-channel event hook."""
+
+    def __init__(self, config: SlackDeskConfig, desk: HandoffDesk, admin: AdminRouter | None) -> None:
+        self.config = config
+        self._verifier = SignatureVerifier(config.signing_secret)
+        self._desk = desk
+        self._admin = admin
+
+    def webhooks(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
+        return {INTERACTIONS_PATH: self.handle_interaction, COMMANDS_PATH: self.handle_command}
+
+    async def _verified_form(self, request: Request) -> dict[str, str] | Response:
+        body = await request.body()
+        try:
+            verify(self._verifier, body, request.headers)
+        except SignatureInvalid as exc:
+            log.warning("slack %s: refused unsigned or forged request: %s", request.url.path, exc)
+            return JSONResponse({"error": "invalid signature"}, status_code=exc.status_code)
+        try:
+            return read_form(body)
+        except BadInput as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+
+    async def handle_interaction(self, request: Request) -> Response:
+        form = await self._verified_form(request)
+        if isinstance(form, Response):
+            return form
+        try:
+            parsed = parse_action(form)
+        except BadInput as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+        if parsed is None:
+            return Response(status_code=200)
+        action, handoff_id, user, _ = parsed
+        outcome = await self._desk.act(action, handoff_id, user)
+        log.info("desk: %s on handoff %s by %s: %s", action, handoff_id, user, outcome.message)
+        return Response(status_code=200)
+
+    async def handle_command(self, request: Request) -> Response:
+        form = await self._verified_form(request)
+        if isinstance(form, Response):
+            return form
+        if self._admin is None:
+            return JSONResponse({"response_type": "ephemeral", "text": "Admin commands are not configured."})
+        reply = await self._admin.handle(
+            AdminRequest(
+                user_id=form.get("user_id", ""),
+                text=form.get("text", "").strip(),
+                channel_id=form.get("channel_id", ""),
+                thread_ts=form.get("thread_ts", ""),
+                response_url=form.get("response_url", ""),
+            )
+        )
+        return JSONResponse({"response_type": "ephemeral", "text": reply.text})
+
+    async def on_agent_event(self, event: SlackEvent) -> None:
+        """A message in the agent channel: a thread reply under a card goes to that customer."""
+        if not event.thread_ts or event.thread_ts == event.ts or not event.user:
+            return  # top-level chatter in the desk channel is the agents' own business
+        text = plain_text(event.text, event.bot_user_ids)
+        outcome = await self._desk.agent_message(event.thread_ts, event.user, text, event.event_id)
+        log.info("desk thread %s: %s", event.thread_ts, outcome.message)

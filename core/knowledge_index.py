@@ -1,0 +1,57 @@
+"""The live knowledge index: the bot's files plus documents added at run time, searchable at once.
+
+`/csbot kb add` writes a document to the database; this process re-indexes immediately, and
+every other process (web, workers) notices on its next turn, because `refresh` compares a
+cheap stamp (count, newest id) before each turn and rebuilds only when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from core.knowledge import Article
+from core.nlu.language import detect_language
+from core.ports import KnowledgeStore
+from core.retrieval import Passage, Retriever
+
+
+class KnowledgeIndex:
+    """A `Retriever` over files + database documents, rebuilt when the documents change."""
+
+    def __init__(self, bot: str, files: Sequence[Article], store: KnowledgeStore | None = None) -> None:
+        self._bot = bot
+        self._files = list(files)
+        self._store = store
+        self._stamp: tuple[int, int] | None = None
+        self._retriever = Retriever(self._files)
+        self._lock = asyncio.Lock()
+
+    @property
+    def articles(self) -> list[Article]:
+        return self._retriever.articles
+
+    def search(self, query: str, *, top_k: int = 3, language: str | None = None) -> list[Passage]:
+        return self._retriever.search(query, top_k=top_k, language=language)
+
+    async def refresh(self) -> bool:
+        """Re-index if documents were added since the last look; True when it rebuilt."""
+        if self._store is None:
+            return False
+        stamp = await self._store.knowledge_stamp(self._bot)
+        if stamp == self._stamp:
+            return False
+        async with self._lock:
+            documents = await self._store.knowledge_documents(self._bot)
+            self._retriever = Retriever([*self._files, *documents])
+            self._stamp = stamp
+        return True
+
+    async def add(self, question: str, answer: str) -> int:
+        """Store a question/answer pair and index it now; returns the document id."""
+        if self._store is None:
+            raise RuntimeError("this knowledge index has no store to add documents to")
+        language = detect_language(f"{question} {answer}")
+        document_id = await self._store.add_knowledge(self._bot, title=question, body=answer, language=language)
+        await self.refresh()
+        return document_id
