@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from core.errors import ConfigError
 from infra.logging import configure_logging
@@ -63,6 +64,65 @@ def cmd_eval_intents(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.training import train
+
+    return train(settings, sys.stdout, sys.stderr, seed=args.seed, fraction=args.held_out)
+
+
+def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.training import retrain_command
+
+    return _with_database(settings, lambda: retrain_command(settings, sys.stdout, sys.stderr))
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.export import export
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return _with_database(
+        settings, lambda: asyncio.run(export(settings, args.format, sys.stdout, progress, out=args.out, days=args.days))
+    )
+
+
+def _with_database(settings: Settings, run: Callable[[], int]) -> int:
+    """Run a command that reads the database; a database failure is one clear line, exit 1."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # Connecting would create an empty file and then fail on the missing tables.
+        print(f"csbot: database file {url.database} does not exist (set DATABASE_URL, or run the bot first)", file=sys.stderr)
+        return 1
+    try:
+        return run()
+    except (SQLAlchemyError, OSError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        print(
+            f"csbot: cannot read the database at {_safe_url(settings.database_url)}: {reason} "
+            "(is it running, and migrated with `csbot db upgrade`?)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return number
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0.0 < number < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return number
+
+
 def _safe_url(url: str) -> str:
     """A database URL without its password, for printing."""
     from sqlalchemy.engine import make_url
@@ -96,6 +156,18 @@ def parser() -> argparse.ArgumentParser:
     intents.add_argument("--train", required=True, help="CSV (text,category) or CLINC150-style JSON")
     intents.add_argument("--test", required=True, help="same formats; label `oos` = out of scope")
     intents.set_defaults(run=cmd_eval_intents)
+    train = sub.add_parser("train", help="train the bot's intent model from its intents folder and install it")
+    train.add_argument("--seed", type=int, default=0, help="seed of the held-out split (kept in the model card)")
+    train.add_argument("--held-out", type=_fraction, default=0.1, help="share of each intent held out for scoring (default 0.1)")
+    train.set_defaults(run=cmd_train)
+    sub.add_parser(
+        "retrain", help="retrain with the database's intent corrections; install only if no worse on held-out data"
+    ).set_defaults(run=cmd_retrain)
+    export = sub.add_parser("export", help="conversations as fine-tuning (chat JSONL) or labelling (CSV) data, redacted")
+    export.add_argument("--format", required=True, choices=("chat-jsonl", "intents-csv"))
+    export.add_argument("--out", type=Path, default=None, help="write here instead of stdout")
+    export.add_argument("--days", type=_positive_int, default=None, help="only conversations/messages of the last N days")
+    export.set_defaults(run=cmd_export)
     return root
 
 
@@ -103,10 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level, quiet=args.command in ("chat", "eval"))
+        configure_logging(settings.log_level, quiet=args.command in ("chat", "eval", "train", "retrain", "export"))
         return args.run(args, settings)
     except ConfigError as exc:
         print(f"csbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # Imported here: core.nlu pulls in scikit-learn, too slow for every command's start-up.
+        from core.nlu.errors import NluError
+
+        if not isinstance(exc, NluError):
+            raise
+        print(f"csbot: {exc}", file=sys.stderr)  # a bad data or model file, named in the message
         return 2
     except KeyboardInterrupt:
         return 130

@@ -80,12 +80,8 @@ def _load(path: str | Path, role: str, report: Progress) -> tuple[Example, ...]:
 def _quality(
     model: IntentModel, test: Sequence[Example], oos_label: str, has_oos: bool
 ) -> dict[str, Any]:
-    predictions = model.predict_batch([text for text, _ in test])
     gold = [label for _, label in test]
-    if has_oos:
-        predicted = [oos_label if p.out_of_scope else p.intent for p in predictions]
-    else:
-        predicted = [p.intent for p in predictions]
+    predicted = predicted_labels(model, [text for text, _ in test], score_oos=has_oos, oos_label=oos_label)
     result: dict[str, Any] = {
         "accuracy": _round(_share(p == g for p, g in zip(predicted, gold, strict=False))),
         "macro_f1": _round(
@@ -97,6 +93,22 @@ def _quality(
         result["in_scope_accuracy"] = _round(_share(p == g for p, g in pairs if g != oos_label))
         result["oos_recall"] = _round(_share(p == oos_label for p, g in pairs if g == oos_label))
     return result
+
+
+def predicted_labels(
+    model: IntentModel, texts: Sequence[str], *, score_oos: bool, oos_label: str = DEFAULT_OOS_LABEL
+) -> list[str]:
+    """The label each text is scored with.
+
+    With ``score_oos`` a rejected message counts as ``oos_label`` (the test
+    data labels out-of-scope messages); without it the argmax intent counts,
+    since no answer can then be "out of scope". Shared with model selection
+    so that retraining compares models exactly as this report scores them.
+    """
+    predictions = model.predict_batch(texts)
+    if score_oos:
+        return [oos_label if p.out_of_scope else p.intent for p in predictions]
+    return [p.intent for p in predictions]
 
 
 def _messages_per_second(model: IntentModel, test: Sequence[Example]) -> float:

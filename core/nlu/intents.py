@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -148,11 +149,11 @@ class IntentModel:
         features = self._featurizer.transform(list(texts))
         return softmax(self._scorer.scores(features), self._temperature)
 
-    def save(self, path: str | Path) -> None:
-        """Write the model to ``path`` (see :mod:`core.nlu.model_file`)."""
+    def save(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> None:
+        """Write the model (and optional ``metadata``) to ``path`` (see :mod:`core.nlu.model_file`)."""
         from core.nlu.model_file import write_model
 
-        write_model(self, Path(path))
+        write_model(self, Path(path), metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> IntentModel:

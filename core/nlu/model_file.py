@@ -3,14 +3,23 @@
 Models are pickled together with a format name and version, and with the
 scikit-learn version that built them, so that loading a file from another
 program or an incompatible release fails with a message naming the file
-instead of a confusing error deep inside scikit-learn.
+instead of a confusing error deep inside scikit-learn. An optional metadata
+mapping (when and on what the model was trained, its held-out score) travels
+in the same file, so a model and its description can never disagree.
+
+Writes go to a uniquely named temporary file in the target folder, are
+flushed to disk, then renamed over the target: a reader sees the old model
+or the new one, never half a file, even with two writers at once.
 
 Pickle executes code on load: only load model files this deployment wrote.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,25 +32,40 @@ if TYPE_CHECKING:
 
 FORMAT_NAME: Final = "csbot.nlu.intent-model"
 FORMAT_VERSION: Final = 1
+FILE_MODE: Final = 0o644
 
 
-def write_model(model: IntentModel, path: Path) -> None:
-    """Pickle ``model`` to ``path``, creating parent folders."""
+def write_model(model: IntentModel, path: Path, metadata: Mapping[str, Any] | None = None) -> None:
+    """Pickle ``model`` (and ``metadata``, plain JSON-like values) to ``path`` atomically."""
     envelope = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "sklearn_version": sklearn.__version__,
+        "metadata": dict(metadata or {}),
         "model": model,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as handle:
-        pickle.dump(envelope, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    temporary.replace(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp creates the file owner-only; the serving processes may run as another user.
+        os.chmod(temporary, FILE_MODE)
+        with os.fdopen(descriptor, "wb") as handle:
+            pickle.dump(envelope, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def read_model(path: Path, expected: type[IntentModel]) -> IntentModel:
     """Load a model written by :func:`write_model`; raise ``ModelFileError`` if unusable."""
+    return read_model_and_metadata(path, expected)[0]
+
+
+def read_model_and_metadata(path: Path, expected: type[IntentModel]) -> tuple[IntentModel, dict[str, Any]]:
+    """Load a model and its metadata (empty for files written without any)."""
     envelope = _unpickle(path)
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT_NAME:
         raise ModelFileError(path, "not an intent model file")
@@ -60,7 +84,10 @@ def read_model(path: Path, expected: type[IntentModel]) -> IntentModel:
     model = envelope.get("model")
     if not isinstance(model, expected):
         raise ModelFileError(path, "file does not contain an intent model")
-    return model
+    metadata = envelope.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ModelFileError(path, "model metadata is not a mapping")
+    return model, metadata
 
 
 def _unpickle(path: Path) -> Any:

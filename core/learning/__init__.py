@@ -1,0 +1,48 @@
+"""Continuous learning: turning a bot's data and its conversations into better models.
+
+Pure domain code like :mod:`core.nlu`: the database queries that feed it live
+in ``infra.db.training_data``, model files in ``infra.model_store``, and the
+commands that wire them in ``bots``. The pieces:
+
+* :mod:`~core.learning.intent_data`: the bot's labelled intent examples;
+* :mod:`~core.learning.holdout`: the fixed split every model is scored on;
+* :mod:`~core.learning.training`: training with a model card;
+* :mod:`~core.learning.retraining`: train with corrections, keep the better model;
+* :mod:`~core.learning.chat_export` and :mod:`~core.learning.intent_export`:
+  conversations as fine-tuning and labelling data, personal data redacted.
+"""
+
+from core.learning.chat_export import ChatExample, ChatMessage, build_chat_example
+from core.learning.corrections import Correction
+from core.learning.holdout import HoldoutSplit, split_holdout
+from core.learning.intent_data import IntentData, load_intent_data
+from core.learning.intent_export import IntentRecord
+from core.learning.model_card import ModelCard
+from core.learning.ports import CurrentModel, IntentModelStore
+from core.learning.retraining import RetrainOutcome, retrain
+from core.learning.scoring import HeldOutScore, held_out_score
+from core.learning.training import TrainedModel, train_intent_model
+from core.learning.transcripts import ConversationLog, LogEntry
+
+__all__ = [
+    "ChatExample",
+    "ChatMessage",
+    "ConversationLog",
+    "Correction",
+    "CurrentModel",
+    "HeldOutScore",
+    "HoldoutSplit",
+    "IntentData",
+    "IntentModelStore",
+    "IntentRecord",
+    "LogEntry",
+    "ModelCard",
+    "RetrainOutcome",
+    "TrainedModel",
+    "build_chat_example",
+    "held_out_score",
+    "load_intent_data",
+    "retrain",
+    "split_holdout",
+    "train_intent_model",
+]

@@ -1,0 +1,78 @@
+"""Training an intent model on the training part of a held-out split, with its model card.
+
+The deployed model never sees its held-out examples: the score on the card
+is then an honest estimate, and a later retrain can compare a new model
+with this one on the same unseen examples.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sklearn
+
+from core.learning.holdout import HoldoutSplit
+from core.learning.model_card import ModelCard
+from core.learning.scoring import HeldOutScore, held_out_score
+from core.nlu.datasets import Example
+from core.nlu.evaluation import Progress
+from core.nlu.intents import DEFAULT_OOS_LABEL, IntentModel, IntentModelConfig
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedModel:
+    """A freshly trained model, its card and its held-out score."""
+
+    model: IntentModel
+    card: ModelCard
+    score: HeldOutScore
+
+
+def train_intent_model(
+    bot: str,
+    split: HoldoutSplit,
+    *,
+    data_sha256: str,
+    corrections: Sequence[Example] = (),
+    config: IntentModelConfig | None = None,
+    oos_label: str = DEFAULT_OOS_LABEL,
+    progress: Progress | None = None,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> TrainedModel:
+    """Train on ``split.train`` plus ``corrections`` and score on ``split.held_out``.
+
+    Raises ``TrainingDataError`` when the examples cannot train a model.
+    """
+    report = progress or (lambda _line: None)
+    examples = (*split.train, *corrections)
+    labels = {label for _, label in examples}
+    report(
+        f"training on {len(examples)} examples ({len(corrections)} corrections, {len(labels)} labels); "
+        f"{len(split.held_out)} held out"
+    )
+    started = time.perf_counter()
+    model = IntentModel.train(examples, oos_label=oos_label, config=config)
+    seconds = time.perf_counter() - started
+    report(f"trained in {seconds:.1f} s; scoring on {len(split.held_out)} held-out examples")
+    score = held_out_score(model, split.held_out, oos_label)
+    card = ModelCard(
+        bot=bot,
+        trained_at=clock().isoformat(timespec="seconds"),
+        n_examples=len(examples),
+        n_corrections=len(corrections),
+        n_labels=len(labels),
+        n_held_out=score.total,
+        held_out_accuracy=round(score.accuracy, 4),
+        held_out_macro_f1=score.macro_f1,
+        split_seed=split.seed,
+        held_out_fraction=split.fraction,
+        train_seconds=round(seconds, 2),
+        sklearn_version=sklearn.__version__,
+        data_sha256=data_sha256,
+    )
+    return TrainedModel(model, card, score)
