@@ -26,10 +26,12 @@ from core.intake import Intake
 from core.knowledge import load_articles
 from core.knowledge_index import KnowledgeIndex
 from core.ports import AgentDesk, Generator, JobQueue, Locks
+from core.recovery import Recovery
 from core.services import Services
 from core.turns import TurnProcessor
 from infra.db.engine import make_engine, make_sessions
 from infra.db.migrate import upgrade
+from infra.db.recovery import SqlRecoveryQueries
 from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.store import SqlStore
 from infra.locks import MemoryLocks, RedisLocks
@@ -135,6 +137,7 @@ async def build_runtime(
         ),
         delivery=Delivery(store, jobs, locks, by_name),
         desk=human.desk,
+        recovery=Recovery(SqlRecoveryQueries(sessions), jobs),
         admin=human.admin,
     )
     if isinstance(jobs, InProcessJobs):

@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from bots.runtime import build_runtime
-from bots.web import KNOWN_WEBHOOKS, create_app
+from bots.web import create_app
 from infra.settings import Settings
 
 log = logging.getLogger("csbot.serve")
@@ -18,10 +18,8 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
     app = create_app(runtime, owns_runtime=True)
     on = sorted(runtime.channels) or ["none"]
     log.info("channels on: %s", ", ".join(on))
-    mounted = {p for c in runtime.channels.values() for p in c.webhooks(runtime.services.intake)}
-    for path in KNOWN_WEBHOOKS:
-        if path not in mounted:
-            log.info("%s answers 404: its channel is off (set its credentials to turn it on)", path)
+    for path in app.state.off_webhooks:
+        log.info("%s answers 404: its channel is off (set its credentials to turn it on)", path)
     jobs = "Celery on Redis (run `csbot worker`)" if settings.redis_url else "in this process"
     log.info("jobs run %s; generator: %s", jobs, settings.llm_base_url or "embedded extractive responder")
     config = uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=True)

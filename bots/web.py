@@ -76,9 +76,9 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         if path not in mounted:
             app.add_api_route(path, handler, methods=["POST"], include_in_schema=False)
             mounted.add(path)
-    for path in KNOWN_WEBHOOKS:
-        if path not in mounted:
-            app.add_api_route(path, _channel_off(path), methods=["POST"], include_in_schema=False)
+    app.state.off_webhooks = [path for path in KNOWN_WEBHOOKS if path not in mounted]
+    for path in app.state.off_webhooks:
+        app.add_api_route(path, _channel_off(path), methods=["POST"], include_in_schema=False)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -99,12 +99,13 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
 
 async def sla_ticker(runtime: Runtime, every: float = SLA_CHECK_SECONDS) -> None:
     """With jobs in this process (no Redis, no `csbot worker`), the web process itself runs the
-    periodic handoff SLA check; with Celery the workers do."""
+    periodic checks (handoff SLA, recovery sweep); with Celery the workers do."""
     jobs = runtime.jobs
     while True:
         await asyncio.sleep(every)
         if isinstance(jobs, InProcessJobs):
             jobs.enqueue_sla_check()
+            jobs.enqueue_sweep()
 
 
 def _channel_off(path: str) -> Callable[[], Awaitable[JSONResponse]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -13,5 +13,3 @@ WEBHOOK_LATENCY = Histogram(
     registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0),
 )
-MESSAGES_IN = Counter("csbot_messages_in_total", "Inbound messages accepted", ["channel"], registry=REGISTRY)
-REPLIES_SENT = Counter("csbot_replies_sent_total", "Replies delivered", ["channel"], registry=REGISTRY)

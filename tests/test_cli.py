@@ -95,3 +95,35 @@ def test_telegram_set_webhook_without_public_url_names_the_setting(tmp_path: Pat
     result = csbot("telegram", "set-webhook", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "PUBLIC_BASE_URL" in result.stderr
+
+
+def test_serve_answers_health_and_says_which_webhooks_are_off(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("csbot")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "REDIS_", "DATABASE_", "CSBOT_", "TELEGRAM_", "SLACK_", "TWILIO_"))}
+    env["CSBOT_BOT"] = str(TEST_BOT)
+    server = subprocess.Popen([str(exe), "serve", "--port", str(port)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    assert json.loads(response.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "csbot serve did not come up"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            assert json.loads(response.read())["checks"] == {"database": "ok", "redis": "off", "llm": "off"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            assert b"csbot_webhook_seconds" in response.read()
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert "/webhooks/telegram answers 404: its channel is off" in stderr

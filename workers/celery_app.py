@@ -24,6 +24,7 @@ PROCESS_INBOUND = "csbot.process_inbound"
 DELIVER = "csbot.deliver"
 DESK_SYNC = "csbot.desk_sync"
 CHECK_SLA = "csbot.check_sla"
+SWEEP = "csbot.sweep"
 ADMIN_COMMAND = "csbot.admin_command"
 # How often each worker asks for the handoff SLA check. Several workers asking is harmless: the
 # check pages each overdue handoff once (a compare-and-set on its paged_at).
@@ -49,6 +50,7 @@ def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, objec
             DELIVER: {"queue": OUTBOUND_QUEUE},
             DESK_SYNC: {"queue": OUTBOUND_QUEUE},
             CHECK_SLA: {"queue": OUTBOUND_QUEUE},
+            SWEEP: {"queue": OUTBOUND_QUEUE},
         },
         "csbot_sla_check_seconds": SLA_CHECK_SECONDS,
         "task_serializer": "json",
@@ -104,8 +106,9 @@ def _start_sla_ticker(sender: Any = None, **_: Any) -> None:
         while not stop.wait(float(every)):
             try:
                 app.send_task(CHECK_SLA, queue=OUTBOUND_QUEUE)
+                app.send_task(SWEEP, queue=OUTBOUND_QUEUE)
             except Exception as exc:  # the broker is away; the next tick tries again
-                log.warning("could not queue the SLA check: %s", exc)
+                log.warning("could not queue the periodic checks: %s", exc)
 
     threading.Thread(target=tick, name="csbot-sla-ticker", daemon=True).start()
 

@@ -27,6 +27,14 @@ async def check_sla(services: Services) -> int:
     return await services.desk.check_sla()
 
 
+async def sweep(services: Services) -> int:
+    """Put back on the queues what a crash left behind (see `core.recovery`)."""
+    if services.recovery is None:
+        return 0
+    report = await services.recovery.sweep()
+    return report.requeued_messages + report.requeued_deliveries + report.dead_lettered
+
+
 async def admin_command(services: Services, audit_id: int) -> int:
     """Run a slow `/csbot` command and answer through its response_url."""
     if services.admin is None:

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from core.errors import LockTimeout, NotFound
 from workers import bridge, jobs
-from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PROCESS_INBOUND
+from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PROCESS_INBOUND, SWEEP
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ def desk_sync(handoff_id: int) -> int:
 @shared_task(name=CHECK_SLA, **_RETRY)
 def check_sla() -> int:
     return bridge.run(jobs.check_sla)
+
+
+@shared_task(name=SWEEP, **_RETRY)
+def sweep() -> int:
+    return bridge.run(jobs.sweep)
 
 
 @shared_task(name=ADMIN_COMMAND)  # not retried: a re-run could apply a command (kb add) twice

@@ -101,6 +101,8 @@ class OutboxRow(Base):
     platform_message_id: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # When the current send attempt began; a row long in `sending` lost its worker mid-send.
+    sending_since: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 OPEN_HANDOFF = text("state IN ('waiting', 'claimed')")

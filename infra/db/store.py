@@ -241,7 +241,9 @@ class SqlStore:
         return _outbound(row)
 
     async def mark_sending(self, outbound_id: int) -> bool:
-        return await self._transition(outbound_id, OutboxStatus.PENDING, status=OutboxStatus.SENDING.value)
+        return await self._transition(
+            outbound_id, OutboxStatus.PENDING, status=OutboxStatus.SENDING.value, sending_since=now()
+        )
 
     async def mark_sent(self, outbound_id: int, delivered: Delivered) -> None:
         await self._transition(
