@@ -137,3 +137,13 @@ async def test_an_unexpected_error_in_a_channel_is_retried_not_stranded(pipeline
     assert "Freeze your card" in reply.text
     [row] = await outbox_rows(pipeline)
     assert row.status == "sent" and "RuntimeError: bug in an adapter" in row.last_error
+
+
+async def test_llm_timeout_is_retried_then_answered(pipeline: Pipeline, fake_llm: FakeLLMServer) -> None:
+    from tests.fakes.llm_server import Behaviour
+
+    fake_llm.then(Behaviour(delay=3.0))  # the test bot's generation timeout is 2 s
+    await pipeline.submit("I lost my card", message_id="t1")
+    [reply] = await pipeline.wait_sent(1)
+    assert reply.text.startswith("From 'Lost or stolen card'")
+    assert len(fake_llm.requests) == 2

@@ -1,0 +1,120 @@
+"""Webhook ack benchmark: how long a platform waits for our 200, against a bare handler.
+
+    python -m infra.bench.webhook [--requests 2000]
+
+* csbot: a signed Telegram update POSTed to the real ASGI app → secret check → parse →
+  intake (dedupe + persist) → enqueue → 200. Jobs are queued, not run (the worker's side is
+  what `infra.bench.pipeline` measures).
+* bare: a FastAPI handler that reads the JSON body and returns 200.
+
+Both run in this process through the same ASGI transport, one request at a time, so the ratio
+is the cost of verify + persist + enqueue. Prints p50/p99 for each and their ratio. Uses
+PostgreSQL and Redis when BENCH_DATABASE_URL / BENCH_REDIS_URL are set, else SQLite and an
+in-memory queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+
+from bots.runtime import build_runtime
+from bots.web import create_app
+from infra.db.migrate import upgrade
+from infra.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "123456:bench-token-0123456789abcdefghijklmnop"
+SECRET = "bench-secret"
+
+
+class QueuedOnly:
+    """A job queue that only counts: the bench measures the request path, not the turn."""
+
+    def __init__(self) -> None:
+        self.enqueued = 0
+
+    def enqueue_inbound(self, message_id: int) -> None:
+        self.enqueued += 1
+
+    def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
+        self.enqueued += 1
+
+
+def update(i: int) -> bytes:
+    chat = {"id": 1000 + i % 50, "type": "private", "first_name": "Bench"}
+    message = {"message_id": i, "date": int(time.time()), "chat": chat, "from": {"id": chat["id"], "is_bot": False, "first_name": "Bench"}, "text": "I lost my card"}
+    return json.dumps({"update_id": 10_000 + i, "message": message}).encode()
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/webhooks/telegram")
+    async def receive(request: Request) -> dict[str, bool]:
+        await request.json()
+        return {"ok": True}
+
+    return app
+
+
+async def timed(app: object, n: int, offset: int) -> list[float]:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    latencies: list[float] = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:  # type: ignore[arg-type]
+        for i in range(n):
+            body = update(offset + i)
+            started = time.perf_counter()
+            response = await client.post("/webhooks/telegram", content=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"webhook answered {response.status_code}: {response.text}")
+    return latencies
+
+
+def line(name: str, latencies: list[float]) -> str:
+    q = statistics.quantiles(latencies, n=100)
+    return f"{name:<6} {len(latencies)} requests  p50 {q[49] * 1000:6.2f} ms  p99 {q[98] * 1000:6.2f} ms  {len(latencies) / sum(latencies):8.1f} req/s"
+
+
+async def run(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="csbot-bench-"))
+    database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp}/bench.db")
+    upgrade(database_url)
+    settings = load_settings(
+        database_url=database_url, redis_url=None, csbot_bot=ROOT / "bots" / "acme_bank", llm_base_url=None,
+        telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET, telegram_api_url="http://127.0.0.1:9",
+    )
+    jobs = QueuedOnly()
+    runtime = await build_runtime(settings, platform_channels=True, jobs=jobs, migrate=False)
+    csbot, bare = create_app(runtime), bare_app()
+    offset = int(time.time() * 1000) % 1_000_000_000  # fresh update ids on a reused database
+    await timed(csbot, 50, offset)  # warm-up: connections, caches
+    await timed(bare, 50, offset)
+    ours = await timed(csbot, args.requests, offset + 100)
+    base = await timed(bare, args.requests, offset + 100)
+    await runtime.close()
+    assert jobs.enqueued == 50 + args.requests, "every accepted update must be enqueued exactly once"
+    print(f"requests={args.requests} database={'postgresql' if database_url.startswith('postgresql') else 'sqlite'}")
+    print(line("bare", base))
+    print(line("csbot", ours))
+    print(f"ratio csbot/bare p50 latency: {statistics.median(ours) / statistics.median(base):.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
