@@ -18,7 +18,10 @@ def make_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
     if not pooled:
         kwargs["poolclass"] = NullPool
     else:
-        kwargs["pool_pre_ping"] = True
+        # No pre-ping: it costs a round trip on every checkout, most of a webhook's time. A
+        # connection that died with a database restart fails its request instead; the platform
+        # re-delivers (nothing was stored or acked), and recycling retires old connections.
+        kwargs["pool_recycle"] = 1800
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

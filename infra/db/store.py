@@ -45,66 +45,55 @@ class SqlStore:
     # --- intake --------------------------------------------------------------------------
 
     async def save_inbound(self, message: InboundMessage) -> tuple[int, bool]:
-        existing = await self._message_id(message.channel, message.platform_message_id)
+        """One transaction in the common case, since it runs while the platform waits for its 200.
+
+        A concurrent delivery of the same message (or the first two messages of a new
+        conversation) makes the losing insert hit a unique constraint; the transaction is
+        rolled back and the lookup repeated, which then finds the winner's row.
+        """
+        for _ in range(3):
+            try:
+                async with self._sessions.begin() as session:
+                    return await self._save_inbound(session, message)
+            except IntegrityError:
+                continue
+        raise RuntimeError(f"could not store {message.channel} message {message.platform_message_id!r}")
+
+    async def _save_inbound(self, session: AsyncSession, message: InboundMessage) -> tuple[int, bool]:
+        existing = await session.scalar(
+            select(MessageRow.id).where(
+                MessageRow.channel == message.channel, MessageRow.platform_message_id == message.platform_message_id
+            )
+        )
         if existing is not None:
             return existing, False
-        conversation_id = await self._conversation_for(message)
-        try:
-            async with self._sessions.begin() as session:
-                row = MessageRow(
-                    conversation_id=conversation_id,
-                    channel=message.channel,
-                    platform_message_id=message.platform_message_id,
-                    sender_id=message.sender_id,
-                    text=message.text,
-                    kind=message.kind.value,
-                    meta=dict(message.metadata),
-                )
-                session.add(row)
-                await session.flush()
-                return row.id, True
-        except IntegrityError:
-            # A concurrent delivery of the same platform message won the race.
-            existing = await self._message_id(message.channel, message.platform_message_id)
-            if existing is None:
-                raise
-            return existing, False
-
-    async def _message_id(self, channel: str, platform_message_id: str) -> int | None:
-        async with self._sessions() as session:
-            return await session.scalar(
-                select(MessageRow.id).where(
-                    MessageRow.channel == channel, MessageRow.platform_message_id == platform_message_id
-                )
+        conversation_id = await session.scalar(
+            select(ConversationRow.id).where(
+                ConversationRow.channel == message.channel, ConversationRow.conversation_key == message.conversation_key
             )
-
-    async def _conversation_for(self, message: InboundMessage) -> int:
-        query = select(ConversationRow.id).where(
-            ConversationRow.channel == message.channel, ConversationRow.conversation_key == message.conversation_key
         )
-        async with self._sessions() as session:
-            found = await session.scalar(query)
-        if found is not None:
-            return found
-        try:
-            async with self._sessions.begin() as session:
-                row = ConversationRow(
-                    channel=message.channel,
-                    conversation_key=message.conversation_key,
-                    customer_id=message.sender_id,
-                    customer_name=message.sender_name,
-                )
-                session.add(row)
-                await session.flush()
-                return row.id
-        except IntegrityError:
-            async with self._sessions() as session:
-                found = await session.scalar(query)
-            if found is None:
-                raise
-            return found
-
-    # --- turns ---------------------------------------------------------------------------
+        if conversation_id is None:
+            conversation = ConversationRow(
+                channel=message.channel,
+                conversation_key=message.conversation_key,
+                customer_id=message.sender_id,
+                customer_name=message.sender_name,
+            )
+            session.add(conversation)
+            await session.flush()
+            conversation_id = conversation.id
+        row = MessageRow(
+            conversation_id=conversation_id,
+            channel=message.channel,
+            platform_message_id=message.platform_message_id,
+            sender_id=message.sender_id,
+            text=message.text,
+            kind=message.kind.value,
+            meta=dict(message.metadata),
+        )
+        session.add(row)
+        await session.flush()
+        return row.id, True
 
     async def get_message(self, message_id: int) -> StoredMessage:
         async with self._sessions() as session:
