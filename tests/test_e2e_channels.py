@@ -5,7 +5,6 @@ each platform signs them, replies received by the fake platform servers through 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
