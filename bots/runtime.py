@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,7 +53,6 @@ class Runtime:
     channels: dict[str, Channel]
     generator: Generator
     redis: Redis | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
     # Routes served besides the channels' own: the agent desk's interactions and admin commands.
     webhooks: dict[str, Webhook] = field(default_factory=dict)
 

@@ -6,7 +6,7 @@ server, `channels` the senders; `bots` wires them together. Nothing here knows w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,14 +128,6 @@ class TypingIndicator(Protocol):
     async def typing(self, conversation_key: str) -> None: ...
 
 
-class ChannelRegistry(Protocol):
-    def __getitem__(self, name: str) -> ChannelSender: ...
-
-    def __contains__(self, name: object) -> bool: ...
-
-
-Senders = dict[str, ChannelSender]
-PassageList = Sequence[str]
 
 
 class RateLimiter(Protocol):
