@@ -26,6 +26,7 @@ from tests.conftest import TEST_BOT
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.waiting import eventually
 from tests.support.worker import worker_app
 
 TG_TOKEN = "987654321:AAE-e2e_token-value-0123456789abcdef"
@@ -67,14 +68,6 @@ def twilio_form(text: str) -> tuple[bytes, dict[str, str]]:
     return urlencode(params).encode(), {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
 
 
-async def eventually(check: Any, timeout: float = 45.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.slow
 async def test_three_channels_through_postgres_redis_and_celery(clean_postgres: str, clean_redis: str) -> None:
     telegram = FakeTelegramAPI(TG_TOKEN).start()
@@ -106,7 +99,7 @@ async def test_three_channels_through_postgres_redis_and_celery(clean_postgres: 
                 assert [r.status_code for r in responses] == [200, 200, 200]
 
             try:
-                await eventually(lambda: telegram.sent() and slack.calls_to("chat.postMessage") and twilio.messages)
+                await eventually(lambda: telegram.sent() and slack.calls_to("chat.postMessage") and twilio.messages, timeout=45)
             except AssertionError:
                 async with runtime.db.connect() as conn:
                     rows = (await conn.execute(text("SELECT channel, status, last_error FROM outbox"))).all()

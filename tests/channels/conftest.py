@@ -5,8 +5,8 @@ to them, with the database open for checks."""
 from __future__ import annotations
 
 from tests.support.limiters import OpenLimiter  # noqa: F401  (re-exported for the tests)
+from tests.support.waiting import eventually  # noqa: F401  (re-exported for the tests)
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
@@ -198,16 +198,3 @@ def _worker(config: Any, make_channel: Callable[[Any, Any], Any], limiter: Any) 
                       shutdown_timeout=30):
         yield
 
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll an async or sync check until it returns something truthy."""
-    end = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)

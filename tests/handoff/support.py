@@ -29,6 +29,7 @@ from tests.conftest import TEST_BOT
 from tests.fakes.slack_api import Call, FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support import waiting
 
 TG_TOKEN = "123456789:AAE-handoff_token-value"
 TG_SECRET = "handoff-secret_0123456789"
@@ -258,17 +259,8 @@ class DeskSystem:
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Poll a sync or async check until it returns something truthy."""
-    end = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+    """The shared poller with the longer wait the Celery-backed handoff tests need."""
+    return await waiting.eventually(check, timeout)
 
 
 @asynccontextmanager
