@@ -6,9 +6,12 @@ installs the factory the task bridge uses to build services once per worker thre
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from celery import Celery
 
 from bots.runtime import build_runtime, visibility_timeout
+from channels.base import Channel
 from core.botdef import load_bot
 from core.errors import ConfigError
 from core.services import Services
@@ -17,7 +20,12 @@ from workers import bridge
 from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE, CeleryJobs, create_celery
 
 
-def make_worker_app(settings: Settings) -> Celery:
+def make_worker_app(
+    settings: Settings, *, channels: Iterable[Channel] = (), platform_channels: bool = True
+) -> Celery:
+    """The Celery app plus the services factory its tasks run on. `channels` adds senders of
+    your own (tests and benchmarks record what is sent instead of calling a platform)."""
+    channels = list(channels)
     if not settings.redis_url:
         raise ConfigError("environment", "REDIS_URL", "the worker needs Redis; without it jobs run inside `csbot serve`")
     bot = load_bot(settings.csbot_bot)
@@ -25,10 +33,7 @@ def make_worker_app(settings: Settings) -> Celery:
 
     async def services() -> Services:
         runtime = await build_runtime(
-            settings,
-            platform_channels=True,
-            jobs=CeleryJobs(app),
-            migrate=False,
+            settings, channels=channels, platform_channels=platform_channels, jobs=CeleryJobs(app), migrate=False
         )
         return runtime.services
 

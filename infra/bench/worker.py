@@ -12,13 +12,9 @@ import redis
 import redis.asyncio as aioredis
 from celery import Celery
 
-from bots.runtime import build_runtime, visibility_timeout
-from core.botdef import load_bot
+from bots.worker import make_worker_app
 from core.messages import Delivered, OutboundMessage
-from core.services import Services
 from infra.settings import load_settings
-from workers import bridge
-from workers.celery_app import CeleryJobs, create_celery
 
 DONE_KEY = "csbot:bench:done"
 BARE_TASK = "bench.bare"
@@ -61,15 +57,7 @@ def bare_app(redis_url: str) -> Celery:
 def pipeline_app() -> Celery:
     settings = load_settings()
     assert settings.redis_url
-    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, load_bot(settings.csbot_bot)))
-    channel = BenchChannel(settings.redis_url)
-
-    async def services() -> Services:
-        runtime = await build_runtime(settings, channels=[channel], jobs=CeleryJobs(app), migrate=False)
-        return runtime.services
-
-    bridge.install(services)
-    return app
+    return make_worker_app(settings, channels=[BenchChannel(settings.redis_url)], platform_channels=False)
 
 
 def main() -> None:

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from bots.runtime import build_runtime, visibility_timeout
-from core.botdef import load_bot
+from bots.worker import make_worker_app
 from core.messages import Delivered, OutboundMessage
-from core.services import Services
 from infra.settings import load_settings
-from workers import bridge
-from workers.celery_app import CeleryJobs, create_celery
 
 SENT_KEY = "csbot:test:sent"
 
@@ -41,14 +37,7 @@ class RedisRecordingChannel:
 def main() -> None:
     settings = load_settings()
     assert settings.redis_url
-    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, load_bot(settings.csbot_bot)))
-    channel = RedisRecordingChannel(settings.redis_url)
-
-    async def services() -> Services:
-        runtime = await build_runtime(settings, channels=[channel], jobs=CeleryJobs(app), migrate=False)
-        return runtime.services
-
-    bridge.install(services)
+    app = make_worker_app(settings, channels=[RedisRecordingChannel(settings.redis_url)], platform_channels=False)
     app.worker_main(["worker", "--pool=prefork", "--concurrency=1", "--queues=inbound,outbound", "--loglevel=INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"])
 
 
