@@ -9,7 +9,6 @@ calls. Every request is recorded. Also signs inbound webhooks the way Twilio doe
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import re
@@ -22,6 +21,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
+
+from tests.fakes.threaded_server import ThreadedServer
 
 _ADDRESS = re.compile(r"^(whatsapp:)?\+[1-9]\d{6,14}$")
 
@@ -58,8 +59,11 @@ def signed_form(auth_token: str, url: str, params: dict[str, str]) -> tuple[byte
     return urlencode(params).encode(), headers
 
 
-class FakeTwilioAPI:
+class FakeTwilioAPI(ThreadedServer):
+    name = "fake-twilio"
+
     def __init__(self, account_sid: str, auth_token: str) -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.calls: list[Call] = []
@@ -68,55 +72,9 @@ class FakeTwilioAPI:
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeTwilioAPI:
-        ready = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self._start_site())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=serve, name="fake-twilio", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Twilio API did not start")
-        return self
-
-    async def _start_site(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create_message)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        loop = self._loop
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)  # type: ignore[union-attr]
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        loop.close()
-        self._loop = None
-
-    def __enter__(self) -> FakeTwilioAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- scripting ---------------------------------------------------------------------------
 
