@@ -59,16 +59,16 @@ class TurnProcessor:
         written = 0
         async with self._locks.hold(f"conversation:{conversation_id}", timeout=self._lock_timeout):
             while (pending := await self._store.next_unanswered(conversation_id)) is not None:
-                await self._answer(conversation_id, pending.id)
+                await self._answer(conversation_id, pending)
                 written += 1
         # Also re-enqueues rows a crashed run wrote but never handed to delivery.
         for row in await self._store.due_outbound(conversation_id):
             self._jobs.enqueue_delivery(row.id)
         return written
 
-    async def _answer(self, conversation_id: int, message_id: int) -> None:
+    async def _answer(self, conversation_id: int, message: StoredMessage) -> None:
         conversation = await self._store.get_conversation(conversation_id)
-        message = await self._store.get_message(message_id)
+        message_id = message.id
         desk = self._desk if self._desk is not None and self._desk.available else None
         if desk is not None and conversation.mode != Mode.BOT:
             await desk.relay(message_id)  # a person owns it: the bot stays silent (invariant 6)
