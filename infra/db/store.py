@@ -164,11 +164,11 @@ class SqlStore:
 
     async def record_reply(self, message_id: int, reply: Reply) -> int:
         key = reply_key(message_id)
-        existing = await self._outbox_id(key)
-        if existing is not None:
-            return existing
         try:
             async with self._sessions.begin() as session:
+                existing = await session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == key))
+                if existing is not None:
+                    return existing
                 message = await session.get(MessageRow, message_id)
                 if message is None:
                     raise NotFound(f"message {message_id} does not exist")
