@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bots.channel_registry import build_channels
 from bots.handoff_wiring import build_human_side, make_nlu
 from channels.base import Channel, Webhook
+from channels.slack import SlackChannel
+from channels.slack_interactions import INTERACTIONS_PATH
 from core.botdef import LoadedBot, load_bot
 from core.delivery import Delivery
 from core.engine import ConversationEngine
@@ -30,6 +32,7 @@ from core.services import Services
 from core.turns import TurnProcessor
 from infra.db.engine import make_engine, make_sessions
 from infra.db.migrate import upgrade
+from infra.db.feedback import SqlFeedbackStore
 from infra.db.recovery import SqlRecoveryQueries
 from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.store import SqlStore
@@ -122,16 +125,21 @@ async def build_runtime(
     if platform_channels:
         channels += build_channels(settings, sessions=sessions, bot=bot.definition)
     by_name = {c.name: c for c in channels}
+    feedback = SqlFeedbackStore(sessions)
     human = build_human_side(
         settings, bot, sessions=sessions, store=store, jobs=jobs, locks=locks, channels=by_name, knowledge=knowledge,
         redis=redis, generator=generator, agent_desk=agent_desk,
     )
+    slack = by_name.get("slack")
+    if isinstance(slack, SlackChannel) and INTERACTIONS_PATH in human.webhooks:
+        slack.set_desk_clicks(human.webhooks[INTERACTIONS_PATH])  # one interactions URL per Slack app
     services = Services(
-        intake=Intake(store, jobs),
+        intake=Intake(store, jobs, feedback),
         turns=TurnProcessor(
             store, jobs, locks, engine, lock_timeout=lock_ttl(bot),
             typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]
-            desk=human.desk, knowledge=knowledge,
+            desk=human.desk, knowledge=knowledge, feedback=feedback,
+            feedback_styles={name: c.feedback_style for name, c in by_name.items()},
         ),
         delivery=Delivery(store, jobs, locks, by_name),
         desk=human.desk,

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import uuid
 
+from core.feedback import FeedbackStyle
 from core.messages import Delivered, InboundMessage, OutboundMessage
 
 NAME = "console"
@@ -15,6 +16,7 @@ class ConsoleChannel:
     """Replies land on a queue the chat loop reads; one conversation per chat session."""
 
     name = NAME
+    feedback_style = FeedbackStyle.NONE
 
     def __init__(self, session: str | None = None) -> None:
         self.session = session or uuid.uuid4().hex[:12]

@@ -39,14 +39,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from channels.slack_format import MAX_CHUNK_CHARS, escape_mrkdwn, plain_text, split_escaped
+from channels.slack_interactions import (
+    CHOICE_ACTION_PREFIX,
+    INTERACTIONS_PATH,
+    VOTE_ACTION_PREFIX,
+    customer_click,
+    read_payload,
+)
 from core.errors import (
     BadInput,
     DeliveryError,
+    NotFound,
     PermanentDeliveryError,
     RateLimited,
     SignatureInvalid,
     TransientDeliveryError,
 )
+from core.feedback import FeedbackStyle, Vote, VotePress, button_payload
 from core.intake import Intake
 from core.messages import Button, ContentKind, Delivered, InboundMessage, OutboundMessage
 from core.ports import RateLimiter
@@ -85,7 +94,6 @@ CUSTOMER_SUBTYPES = frozenset({"", "file_share", "thread_broadcast"})
 MAX_BUTTONS = 25  # elements per actions block
 BUTTON_LABEL_CHARS = 75
 BUTTON_VALUE_CHARS = 2000
-BUTTON_ACTION_PREFIX = "csbot_reply:"
 MAX_RESUMABLE = 1000  # interrupted split replies remembered per process
 
 
@@ -280,6 +288,20 @@ def target_of(message: OutboundMessage) -> Target:
     return Target(channel, thread_ts)
 
 
+def vote_block(outbound_id: int) -> dict[str, Any]:
+    """👍 / 👎 under an answer; each carries the answer's id back in its value."""
+    elements = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+            "value": button_payload(outbound_id, vote),
+            "action_id": f"{VOTE_ACTION_PREFIX}{vote.name.lower()}",
+        }
+        for label, vote in (("👍", Vote.UP), ("👎", Vote.DOWN))
+    ]
+    return {"type": "actions", "block_id": "csbot_vote", "elements": elements}
+
+
 def button_blocks(text: str, buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
     """A section with the (already escaped) text, then the choices as an actions block."""
     elements = [
@@ -287,7 +309,7 @@ def button_blocks(text: str, buttons: tuple[Button, ...]) -> list[dict[str, Any]
             "type": "button",
             "text": {"type": "plain_text", "text": b.label[:BUTTON_LABEL_CHARS], "emoji": True},
             "value": b.value[:BUTTON_VALUE_CHARS],
-            "action_id": f"{BUTTON_ACTION_PREFIX}{i}",
+            "action_id": f"{CHOICE_ACTION_PREFIX}{i}",
         }
         for i, b in enumerate(buttons[:MAX_BUTTONS])
     ]
@@ -310,10 +332,13 @@ def compose(message: OutboundMessage, limit: int = MAX_CHUNK_CHARS) -> list[dict
     """
     chunks = split_escaped(message.text, limit) or [""]
     parts: list[dict[str, Any]] = [{"text": chunk} for chunk in chunks]
+    last = parts[-1]["text"]
     if message.buttons:
-        last = parts[-1]["text"]
         fallback = escape_mrkdwn(button_fallback(message.buttons))
         parts[-1] = {"text": f"{last}\n\n{fallback}".strip(), "blocks": button_blocks(last or " ", message.buttons)}
+    if message.ask_feedback:
+        blocks = parts[-1].get("blocks") or [{"type": "section", "text": {"type": "mrkdwn", "text": last or " "}}]
+        parts[-1] = {**parts[-1], "blocks": [*blocks, vote_block(message.id)]}
     return parts
 
 
@@ -367,6 +392,7 @@ class SlackChannel:
     """`channels.base.Channel` for Slack customers: one webhook in, `chat.postMessage` out."""
 
     name = NAME
+    feedback_style = FeedbackStyle.BUTTONS
 
     def __init__(
         self,
@@ -381,6 +407,7 @@ class SlackChannel:
         self._client = client or make_client(config)
         self._verifier = SignatureVerifier(config.signing_secret)
         self._on_agent_event = on_agent_event
+        self._desk_clicks: Callable[[Request], Awaitable[Response]] | None = None
         # Parts of a split reply already posted, by outbox idempotency key: a retry after a
         # failure mid-way resumes instead of posting the first parts again (same process only).
         self._posted: dict[str, list[str]] = {}
@@ -390,13 +417,46 @@ class SlackChannel:
         the desk after the channels."""
         self._on_agent_event = hook
 
+    def set_desk_clicks(self, handler: Callable[[Request], Awaitable[Response]] | None) -> None:
+        """Where clicks that are not a customer's go (the agent desk's buttons): Slack has one
+        interactions URL per app, and this channel serves it."""
+        self._desk_clicks = handler
+
     # inbound
 
     def webhooks(self, intake: Intake) -> dict[str, Callable[[Request], Awaitable[Response]]]:
         async def events(request: Request) -> Response:
             return await self.handle_events(request, intake)
 
-        return {EVENTS_PATH: events}
+        async def interactions(request: Request) -> Response:
+            return await self.handle_interactions(request, intake)
+
+        return {EVENTS_PATH: events, INTERACTIONS_PATH: interactions}
+
+    async def handle_interactions(self, request: Request, intake: Intake) -> Response:
+        """A customer's vote is stored, and a choice accepted as a message, before the 200."""
+        body = await request.body()
+        try:
+            verify(self._verifier, body, request.headers)
+        except SignatureInvalid as exc:
+            log.warning("slack interactions: refused unsigned or forged request: %s", exc)
+            return JSONResponse({"error": "invalid signature"}, status_code=exc.status_code)
+        try:
+            click = customer_click(read_payload(body))
+        except BadInput as exc:
+            return refusal(exc.status_code, str(exc))
+        if click is None:
+            return await self._desk_clicks(request) if self._desk_clicks is not None else Response(status_code=200)
+        try:
+            if isinstance(click, VotePress):
+                await intake.vote(click)
+            else:
+                await intake.accept(click)
+        except NotFound as exc:  # a stale or forged vote: nothing changes, and Slack must not retry
+            log.info("slack vote ignored: %s", exc)
+        except BadInput as exc:
+            return refusal(exc.status_code, str(exc))
+        return Response(status_code=200)
 
     async def handle_events(self, request: Request, intake: Intake) -> Response:
         body = await request.body()

@@ -31,6 +31,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from core.delivery_status import DeliveryStatus, ReceiptOutcome
 from core.errors import BadInput, ConfigError, PermanentDeliveryError, RateLimited, TransientDeliveryError
+from core.feedback import FeedbackStyle, text_prompt
 from core.intake import Intake
 from core.messages import ContentKind, Delivered, InboundMessage, OutboundMessage
 from core.optouts import OptOuts
@@ -140,6 +141,7 @@ def _refusal(status: int, error: str) -> Response:
 
 class SmsChannel:
     name = NAME
+    feedback_style = FeedbackStyle.TEXT
 
     def __init__(
         self, config: SmsConfig, limiter: RateLimiter, optouts: OptOuts, statuses: DeliveryStatus
@@ -242,8 +244,11 @@ class SmsChannel:
     # --- outbound ----------------------------------------------------------------------------
 
     def shape(self, message: OutboundMessage) -> str:
-        """The body as sent: plain text within the segment budget, choices kept at the end."""
+        """The body as sent: plain text within the segment budget, choices (or the request for a
+        vote, which core only makes when there are none) kept at the end."""
         text, choices = sms_text(message.text, message.buttons, message.language)
+        if message.ask_feedback and not choices:
+            choices = gsm7_normalize(text_prompt(message.language))
         return self._fit(text, message.conversation_key, message.language, tail=choices)
 
     def _fit(self, text: str, address: str, language: str, *, tail: str = "") -> str:

@@ -18,6 +18,7 @@ import re
 import weakref
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,7 +45,8 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from core.errors import BadInput, ConfigError, PermanentDeliveryError, RateLimited, TransientDeliveryError
+from core.errors import BadInput, ConfigError, NotFound, PermanentDeliveryError, RateLimited, TransientDeliveryError
+from core.feedback import FeedbackStyle, Vote, VotePress, button_payload, parse_button_payload, thanks
 from core.intake import Intake
 from core.messages import Button, ContentKind, Delivered, InboundMessage, OutboundMessage
 from core.ports import RateLimiter
@@ -60,6 +62,7 @@ MESSAGE_LIMIT = 4096  # UTF-16 units of text after entity parsing
 CALLBACK_DATA_LIMIT = 64  # bytes
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 ALLOWED_UPDATES = ("message", "callback_query")
+VOTES = (("👍", Vote.UP), ("👎", Vote.DOWN))
 _SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -175,6 +178,16 @@ def message_inbound(update_id: int, message: Message, *, bot_id: int | None, use
     )
 
 
+def vote_press(query: CallbackQuery) -> VotePress | None:
+    """A press on one of our 👍/👎 buttons; None for any other button."""
+    parsed = parse_button_payload(query.data)
+    message = query.message
+    if parsed is None or message is None:
+        return None
+    outbound_id, vote = parsed
+    return VotePress(NAME, str(message.chat.id), outbound_id, vote)
+
+
 def callback_inbound(update_id: int, query: CallbackQuery) -> InboundMessage | None:
     """A press on one of our inline buttons arrives as the button's value, like typed text."""
     message = query.message
@@ -201,10 +214,12 @@ def _callback_value(button: Button) -> str:
     return button.value.encode("utf-8")[:CALLBACK_DATA_LIMIT].decode("utf-8", errors="ignore") or button.label[:16]
 
 
-def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=_callback_value(b))] for b in buttons])
+def keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
+    """One row per choice; a vote asked for is one row of 👍 👎 carrying the answer's id."""
+    rows = [[InlineKeyboardButton(b.label, callback_data=_callback_value(b))] for b in message.buttons]
+    if message.ask_feedback:
+        rows.append([InlineKeyboardButton(label, callback_data=button_payload(message.id, vote)) for label, vote in VOTES])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +231,7 @@ class _Part:
 
 class TelegramChannel:
     name = NAME
+    feedback_style = FeedbackStyle.BUTTONS
 
     def __init__(self, config: TelegramConfig, limiter: RateLimiter) -> None:
         self.config = config
@@ -279,6 +295,8 @@ class TelegramChannel:
             update = _parse_update(await request.body())
         except BadInput as exc:
             return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+        if update.callback_query is not None and (vote := vote_press(update.callback_query)) is not None:
+            return await self._record_vote(update.callback_query, vote, intake)
         inbound = await self._inbound(update)
         if inbound is not None:
             try:
@@ -290,6 +308,16 @@ class TelegramChannel:
             # webhook response, so no extra API call (or its latency) is needed.
             return JSONResponse({"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id})
         return JSONResponse({})
+
+    async def _record_vote(self, query: CallbackQuery, press: VotePress, intake: Intake) -> Response:
+        """Stored before the 200; the answer to the webhook stops the spinner with a thank-you."""
+        answer: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.id}
+        try:
+            recorded = await intake.vote(press)
+        except NotFound as exc:  # an old or forged payload: nothing changes, Telegram must not retry
+            log.info("telegram vote ignored: %s", exc)
+            return JSONResponse(answer)
+        return JSONResponse({**answer, "text": thanks(recorded.language)})
 
     async def _inbound(self, update: Update) -> InboundMessage | None:
         if update.callback_query is not None:
@@ -311,7 +339,7 @@ class TelegramChannel:
         if not chunks:
             raise PermanentDeliveryError(NAME, "empty message")
         await self._take_budget(message)
-        markup = keyboard(message.buttons)
+        markup = keyboard(message)
         ids: list[str] = []
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1

@@ -1,16 +1,18 @@
 """Intake: the only way a message enters the system. Dedupe → persist → enqueue, nothing slow.
 
 Runs inside the webhook request, so the platform is acked only after the message is durable,
-and a platform re-delivery finds the stored row and enqueues nothing.
+and a platform re-delivery finds the stored row and enqueues nothing. A 👍/👎 press enters here
+too, and is simply recorded: it needs no turn and no answer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import BadInput, PayloadTooLarge
+from core.errors import BadInput, NotFound, PayloadTooLarge
+from core.feedback import VotePress, VoteRecorded
 from core.messages import ContentKind, InboundMessage
-from core.ports import JobQueue, Store
+from core.ports import FeedbackStore, JobQueue, Store
 
 MAX_TEXT_CHARS = 8000
 
@@ -32,9 +34,10 @@ def validate(message: InboundMessage) -> None:
 
 
 class Intake:
-    def __init__(self, store: Store, jobs: JobQueue) -> None:
+    def __init__(self, store: Store, jobs: JobQueue, feedback: FeedbackStore | None = None) -> None:
         self._store = store
         self._jobs = jobs
+        self._feedback = feedback
 
     async def accept(self, message: InboundMessage) -> Accepted:
         validate(message)
@@ -42,3 +45,13 @@ class Intake:
         if created:
             self._jobs.enqueue_inbound(message_id)
         return Accepted(message_id, duplicate=not created)
+
+    async def vote(self, press: VotePress) -> VoteRecorded:
+        """Record a 👍/👎 press; `NotFound` when its conversation has no such answer (a stale or
+        forged payload), in which case nothing changes."""
+        if self._feedback is None:
+            raise NotFound("feedback is not recorded in this process")
+        recorded = await self._feedback.record_vote(press)
+        if recorded is None:
+            raise NotFound(f"no answer {press.outbound_id} in {press.channel} conversation {press.conversation_key!r}")
+        return recorded

@@ -60,6 +60,8 @@ class OutboundMessage:
     language: str = "en"
     buttons: tuple[Button, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # Ask the customer to rate this answer, in the channel's own way (see core.feedback).
+    ask_feedback: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.desk_card import DeskCard
+from core.feedback import VotePress, VoteRecorded
 from core.handoff import Handoff, HandoffEvent, HandoffState, PendingRating
 from core.knowledge import Article
 from core.messages import Delivered, InboundMessage, OutboundMessage
@@ -65,6 +66,20 @@ class Store(Protocol):
 
     async def mark_failed(self, outbound_id: int, reason: str) -> None:
         """Dead letter: visible, never retried."""
+
+
+class FeedbackStore(Protocol):
+    """Customers' 👍/👎 on answers (see `core.feedback`)."""
+
+    async def record_vote(self, press: VotePress) -> VoteRecorded | None:
+        """Store the vote, or change it when the customer presses again; one per answer.
+
+        None when the conversation the press came from has no answer with that id.
+        """
+
+    async def open_text_vote(self, conversation_id: int) -> int | None:
+        """The answer a typed "1"/"2" would rate: the conversation's latest outbox row, when it
+        asked for a vote and has none yet."""
 
 
 class JobQueue(Protocol):

@@ -29,3 +29,5 @@ class Reply:
     # The best knowledge passage behind the answer, verbatim: what a customer is told at once
     # on a sensitive topic, before a person takes over.
     passage: str = ""
+    # The answer ends by asking the customer for a 👍/👎 (see core.feedback).
+    ask_feedback: bool = False

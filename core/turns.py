@@ -5,23 +5,26 @@ answers every unanswered message oldest first. So jobs may run in any order, twi
 different workers, and replies are still written once each and in arrival order.
 
 Each turn: a conversation a person owns is relayed to the agents, never answered by the bot;
-otherwise NLU reads the message, a pending post-handoff rating is taken, the engine answers,
-and the escalation policy decides whether that answer goes out or a person takes over.
+otherwise NLU reads the message, a pending post-handoff rating or a typed 👍/👎 vote is taken,
+the engine answers, and the escalation policy decides whether that answer goes out (asking the
+customer for a vote where the channel can) or a person takes over.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from core.desk import HandoffDesk
 from core.engine import ConversationEngine, TurnContext, understanding_record
+from core.feedback import FeedbackStyle, Vote, VotePress, asks_feedback, parse_text_vote
 from core.handoff import Mode
 from core.history import window
 from core.knowledge_index import KnowledgeIndex
 from core.policy import Decision, Policy
-from core.ports import JobQueue, Locks, Store, TypingIndicator
+from core.ports import FeedbackStore, JobQueue, Locks, Store, TypingIndicator
 from core.records import Conversation, StoredMessage
 from core.reply import Reply, ReplySource
 
@@ -40,6 +43,8 @@ class TurnProcessor:
         typing: Mapping[str, TypingIndicator] | None = None,
         desk: HandoffDesk | None = None,
         knowledge: KnowledgeIndex | None = None,
+        feedback: FeedbackStore | None = None,
+        feedback_styles: Mapping[str, FeedbackStyle] | None = None,
     ) -> None:
         self._store = store
         self._typing = typing or {}
@@ -49,6 +54,8 @@ class TurnProcessor:
         self._lock_timeout = lock_timeout
         self._desk = desk
         self._knowledge = knowledge
+        self._feedback = feedback
+        self._feedback_styles = feedback_styles or {}
         bot = engine.bot
         self._policy = Policy(bot.escalation, has_intent_model=engine.has_intent_model, min_grounding=bot.retrieval.min_score)
 
@@ -81,6 +88,11 @@ class TurnProcessor:
             thanks = self._engine.bot.text("rating_thanks", conversation.language)
             await self._store.record_reply(message_id, Reply(thanks, conversation.language, ReplySource.CANNED))
             return
+        if (vote := await self._take_text_vote(conversation, message)) is not None:
+            await self._store.save_understanding(message_id, {**analysis, "feedback": int(vote)})
+            thanks = self._engine.bot.text("rating_thanks", conversation.language)
+            await self._store.record_reply(message_id, Reply(thanks, conversation.language, ReplySource.CANNED))
+            return
 
         if self._knowledge is not None:
             await self._knowledge.refresh()
@@ -97,6 +109,8 @@ class TurnProcessor:
         if decision.escalate and desk is not None:
             await self._escalate(desk, conversation, message, decision, reply)
             return
+        if self._feedback is not None and asks_feedback(reply, self._style(conversation.channel)):
+            reply = replace(reply, ask_feedback=True)
         await self._store.record_reply(message_id, reply)
         await self._store.set_conversation_state(conversation_id, language=reply.language, failed_turns=failed)
 
@@ -109,6 +123,20 @@ class TurnProcessor:
             # A person took the conversation between our read and now: theirs to answer.
             await desk.relay(message.id)
         await self._store.set_conversation_state(conversation.id, language=reply.language, failed_turns=0)
+
+    def _style(self, channel: str) -> FeedbackStyle:
+        return self._feedback_styles.get(channel, FeedbackStyle.NONE)
+
+    async def _take_text_vote(self, conversation: Conversation, message: StoredMessage) -> Vote | None:
+        """A typed "1"/"2" rates the previous answer only where the channel asked by text and
+        that answer is the last thing the bot sent."""
+        if self._feedback is None or self._style(conversation.channel) is not FeedbackStyle.TEXT:
+            return None
+        vote = parse_text_vote(message.text)
+        if vote is None or (answer := await self._feedback.open_text_vote(conversation.id)) is None:
+            return None
+        press = VotePress(conversation.channel, conversation.conversation_key, answer, vote)
+        return vote if await self._feedback.record_vote(press) is not None else None
 
     async def _show_typing(self, channel: str, conversation_key: str) -> None:
         """Best effort: a failed "typing…" signal must never cost the customer the answer."""

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import NotFound
+from core.feedback import ASK_KEY, ASKED
 from core.messages import Button, ContentKind, Delivered, InboundMessage
 from core.records import Conversation, InboundStatus, Outbound, OutboxStatus, Role, StoredMessage, Turn
 from core.reply import Reply
@@ -34,7 +35,7 @@ def reply_row(message: MessageRow, conversation: ConversationRow, reply: Reply, 
         language=reply.language,
         source=reply.source.value,
         buttons={"items": [[b.label, b.value] for b in reply.buttons]},
-        meta=dict(message.meta),
+        meta={**message.meta, **({ASK_KEY: ASKED} if reply.ask_feedback else {})},
     )
 
 

@@ -7,6 +7,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from core.feedback import FeedbackStyle
 from core.intake import Intake
 from core.messages import Delivered, InboundMessage, OutboundMessage
 
@@ -16,6 +17,7 @@ NAME = "test"
 @dataclass
 class RecordingChannel:
     name: str = NAME
+    feedback_style: FeedbackStyle = FeedbackStyle.NONE
     sent: list[OutboundMessage] = field(default_factory=list)
     failures: deque[Exception] = field(default_factory=deque)
     send_times: list[float] = field(default_factory=list)
