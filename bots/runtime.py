@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bots.channel_registry import build_channels
 from bots.handoff_wiring import build_human_side, make_nlu
@@ -26,6 +27,8 @@ from core.extractive import ExtractiveResponder
 from core.intake import Intake
 from core.knowledge import load_articles
 from core.knowledge_index import KnowledgeIndex
+from core.learning.intent_data import load_intent_data
+from core.learning.schedule import PeriodicRetrain
 from core.ports import AgentDesk, Generator, JobQueue, Locks
 from core.recovery import Recovery
 from core.services import Services
@@ -35,7 +38,10 @@ from infra.db.migrate import upgrade
 from infra.db.feedback import SqlFeedbackStore
 from infra.db.recovery import SqlRecoveryQueries
 from infra.db.knowledge_documents import SqlKnowledgeStore
+from infra.db.bot_state import SqlBotState
 from infra.db.store import SqlStore
+from infra.db.training_data import TrainingDataQueries
+from infra.model_store import FileModelStore
 from infra.locks import MemoryLocks, RedisLocks
 from infra.settings import Settings
 from workers.celery_app import CeleryJobs, create_celery
@@ -75,6 +81,18 @@ def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     return LLMServerGenerator(
         settings.llm_base_url, api_key=key, model=settings.llm_model, timeout=bot.definition.generation.timeout_seconds
+    )
+
+
+def make_retrain(settings: Settings, bot: LoadedBot, sessions: async_sessionmaker[AsyncSession]) -> PeriodicRetrain:
+    """The periodic retrain: the bot's intent files plus the corrections in the database."""
+    return PeriodicRetrain(
+        bot.definition.name,
+        interval=timedelta(hours=settings.retrain_interval_hours),
+        claims=SqlBotState(sessions),
+        data=lambda: load_intent_data(bot),
+        corrections=TrainingDataQueries(sessions).corrections,
+        store=FileModelStore.for_bot(bot),
     )
 
 
@@ -145,6 +163,7 @@ async def build_runtime(
         desk=human.desk,
         recovery=Recovery(SqlRecoveryQueries(sessions), jobs),
         admin=human.admin,
+        retrain=make_retrain(settings, bot, sessions),
     )
     if isinstance(jobs, InProcessJobs):
         jobs.bind(services)

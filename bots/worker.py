@@ -17,7 +17,7 @@ from core.errors import ConfigError
 from core.services import Services
 from infra.settings import Settings, load_settings
 from workers import bridge
-from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE, CeleryJobs, create_celery
+from workers.celery_app import INBOUND_QUEUE, LEARNING_QUEUE, OUTBOUND_QUEUE, CeleryJobs, create_celery
 
 
 def make_worker_app(
@@ -43,7 +43,7 @@ def make_worker_app(
 
 def run_worker(settings: Settings, *, concurrency: int | None, loglevel: str) -> None:
     app = make_worker_app(settings)
-    argv = ["worker", f"--queues={INBOUND_QUEUE},{OUTBOUND_QUEUE}", f"--loglevel={loglevel}"]
+    argv = ["worker", f"--queues={INBOUND_QUEUE},{OUTBOUND_QUEUE},{LEARNING_QUEUE}", f"--loglevel={loglevel}"]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     app.worker_main(argv)

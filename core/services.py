@@ -8,6 +8,7 @@ from core.admin import AdminRouter
 from core.delivery import Delivery
 from core.desk import HandoffDesk
 from core.intake import Intake
+from core.learning.schedule import PeriodicRetrain
 from core.recovery import Recovery
 from core.turns import TurnProcessor
 
@@ -20,3 +21,4 @@ class Services:
     desk: HandoffDesk | None = None  # handoffs to people (a desk may or may not be configured)
     recovery: Recovery | None = None  # re-enqueues work a crash left behind (periodic sweep)
     admin: AdminRouter | None = None  # `/csbot` commands; present when the Slack desk is
+    retrain: PeriodicRetrain | None = None  # the intent model's periodic retrain

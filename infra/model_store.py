@@ -11,9 +11,11 @@ the request path: :func:`load_intent_model` only reads.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -23,8 +25,11 @@ from core.errors import ConfigError
 from core.learning.model_card import ModelCard
 from core.learning.ports import CurrentModel
 from core.learning.training import TrainedModel
-from core.nlu.intents import IntentModel
+from core.nlu.errors import ModelFileError
+from core.nlu.intents import IntentModel, IntentPrediction
 from core.nlu.model_file import read_model_and_metadata
+
+log = logging.getLogger(__name__)
 
 MODEL_DIR_ENV: Final = "CSBOT_MODEL_DIR"
 DEFAULT_MODEL_DIR: Final = Path(".csbot") / "models"
@@ -85,6 +90,12 @@ class FileModelStore:
         return str(self.path)
 
 
+def watch_intent_model(bot: LoadedBot, root: Path | None = None) -> WatchedIntentModel | None:
+    """The bot's installed intent model, kept current with new installs; None when none was trained."""
+    path = model_path(bot, root)
+    return WatchedIntentModel(path) if path.exists() else None
+
+
 def load_intent_model(bot: LoadedBot, root: Path | None = None) -> IntentModel | None:
     """The bot's installed intent model, or None when none was trained.
 
@@ -96,3 +107,51 @@ def load_intent_model(bot: LoadedBot, root: Path | None = None) -> IntentModel |
     if not path.exists():
         return None
     return IntentModel.load(path)
+
+
+class WatchedIntentModel:
+    """The installed model, re-read when its file is replaced (by a retrain in any process).
+
+    Every process keeps serving with the model it has; at most every `every` seconds a `stat`
+    of the file tells whether a new one was installed, which is then loaded in place. A file
+    that cannot be read is logged and the model in hand kept: a bad install must not stop answers.
+    """
+
+    __slots__ = ("_checked", "_every", "_model", "_path", "_stamp")
+
+    def __init__(self, path: Path, *, every: float = 10.0) -> None:
+        self._path = path
+        self._every = every
+        self._model = IntentModel.load(path)
+        self._stamp = _stamp(path)
+        self._checked = time.monotonic()
+
+    @property
+    def threshold(self) -> float:
+        return self._current().threshold
+
+    def predict(self, text: str, *, threshold: float | None = None) -> IntentPrediction:
+        return self._current().predict(text, threshold=threshold)
+
+    def _current(self) -> IntentModel:
+        now = time.monotonic()
+        if now - self._checked < self._every:
+            return self._model
+        self._checked = now
+        stamp = _stamp(self._path)
+        if stamp != self._stamp and stamp is not None:
+            try:
+                self._model = IntentModel.load(self._path)
+                log.info("loaded the newly installed intent model %s", self._path)
+            except ModelFileError as exc:
+                log.error("kept the current intent model; the new file is unusable: %s", exc)
+            self._stamp = stamp
+        return self._model
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_size

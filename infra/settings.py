@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     agent_oncall_number: str | None = None
 
+    # How often a worker retrains the intent model from the bot's data plus corrections
+    # (one worker per interval, whatever their number); 0 turns the periodic retrain off.
+    retrain_interval_hours: float = Field(default=24.0, ge=0)
+
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

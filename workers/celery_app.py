@@ -20,11 +20,14 @@ log = logging.getLogger(__name__)
 
 INBOUND_QUEUE = "inbound"
 OUTBOUND_QUEUE = "outbound"
+# Long CPU-bound work (retraining) gets its own queue so it never delays a customer's answer.
+LEARNING_QUEUE = "learning"
 PROCESS_INBOUND = "csbot.process_inbound"
 DELIVER = "csbot.deliver"
 DESK_SYNC = "csbot.desk_sync"
 CHECK_SLA = "csbot.check_sla"
 SWEEP = "csbot.sweep"
+RETRAIN = "csbot.retrain"
 ADMIN_COMMAND = "csbot.admin_command"
 # How often each worker asks for the handoff SLA check. Several workers asking is harmless: the
 # check pages each overdue handoff once (a compare-and-set on its paged_at).
@@ -51,6 +54,7 @@ def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, objec
             DESK_SYNC: {"queue": OUTBOUND_QUEUE},
             CHECK_SLA: {"queue": OUTBOUND_QUEUE},
             SWEEP: {"queue": OUTBOUND_QUEUE},
+            RETRAIN: {"queue": LEARNING_QUEUE},
         },
         "csbot_sla_check_seconds": SLA_CHECK_SECONDS,
         "task_serializer": "json",
@@ -107,6 +111,7 @@ def _start_sla_ticker(sender: Any = None, **_: Any) -> None:
             try:
                 app.send_task(CHECK_SLA, queue=OUTBOUND_QUEUE)
                 app.send_task(SWEEP, queue=OUTBOUND_QUEUE)
+                app.send_task(RETRAIN, queue=LEARNING_QUEUE)  # runs only when due (a DB claim)
             except Exception as exc:  # the broker is away; the next tick tries again
                 log.warning("could not queue the periodic checks: %s", exc)
 

@@ -41,3 +41,11 @@ async def admin_command(services: Services, audit_id: int) -> int:
         return 0
     await services.admin.run_deferred(audit_id)
     return 1
+
+
+async def retrain(services: Services) -> int:
+    """Retrain the intent model when this interval's turn is ours; 1 when a model was installed."""
+    if services.retrain is None:
+        return 0
+    outcome = await services.retrain.run_if_due()
+    return int(outcome is not None and outcome.installed)

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from core.errors import LockTimeout, NotFound
 from workers import bridge, jobs
-from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PROCESS_INBOUND, SWEEP
+from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PROCESS_INBOUND, RETRAIN, SWEEP
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +65,8 @@ def admin_command(audit_id: int) -> int:
     except NotFound:
         log.warning("admin_command: audit row %s does not exist; dropped", audit_id)
         return 0
+
+
+@shared_task(name=RETRAIN)  # not retried: the next interval is the retry
+def retrain() -> int:
+    return bridge.run(jobs.retrain)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import Final, Protocol
 
 from core.nlu.entities import Entity, extract_entities
-from core.nlu.intents import IntentModel
+from core.nlu.intents import IntentPrediction
 from core.nlu.language import detect_language
 from core.nlu.sentiment import SentimentLabel, analyze_sentiment
 
@@ -33,6 +33,15 @@ class Understanding:
     language: str
 
 
+class IntentClassifier(Protocol):
+    """What the pipeline needs of an intent model (an `IntentModel`, or one that reloads itself)."""
+
+    @property
+    def threshold(self) -> float: ...
+
+    def predict(self, text: str, *, threshold: float | None = None) -> IntentPrediction: ...
+
+
 class NluPipeline:
     """Runs intent classification, sentiment, entity extraction and language detection.
 
@@ -44,7 +53,7 @@ class NluPipeline:
 
     __slots__ = ("_model", "_oos_threshold")
 
-    def __init__(self, model: IntentModel | None, oos_threshold: float | None = None) -> None:
+    def __init__(self, model: IntentClassifier | None, oos_threshold: float | None = None) -> None:
         self._model = model
         self._oos_threshold = oos_threshold
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -35,3 +36,23 @@ class SqlBotState:
                 return
             except IntegrityError:
                 continue
+
+    async def claim_period(self, key: str, interval: timedelta) -> bool:
+        """Compare-and-set on the row's time: whoever moves it forward owns this period."""
+        stamp = now()
+        async with self._sessions.begin() as session:
+            claimed = await session.execute(
+                update(BotStateRow)
+                .where(BotStateRow.key == key, BotStateRow.updated_at <= stamp - interval)
+                .values(value={"claimed_at": stamp.isoformat()}, updated_at=stamp)
+            )
+            if claimed.rowcount == 1:
+                return True
+            if await session.scalar(select(BotStateRow.key).where(BotStateRow.key == key)) is not None:
+                return False
+        try:
+            async with self._sessions.begin() as session:
+                session.add(BotStateRow(key=key, value={"claimed_at": stamp.isoformat()}, updated_at=stamp))
+            return True
+        except IntegrityError:  # another worker made the first claim at the same moment
+            return False

@@ -1,0 +1,72 @@
+"""The periodic retrain: at most once per interval across every worker, never on the event loop.
+
+Every worker's ticker asks for it (see `workers.celery_app`); a claim in the shared database
+lets exactly one of them run it per interval, so adding workers never multiplies the work.
+Training is CPU-bound for seconds to minutes, so it runs in a thread while the worker's loop
+keeps serving. What it installs is what `csbot retrain` would: a model no worse than the one in
+place on the same held-out examples (see `core.learning.retraining`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Protocol
+
+from core.learning.corrections import Correction
+from core.learning.intent_data import IntentData
+from core.learning.ports import IntentModelStore
+from core.learning.retraining import RetrainOutcome, retrain
+from core.errors import ConfigError
+from core.nlu.errors import DatasetFileError, TrainingDataError
+
+log = logging.getLogger(__name__)
+
+RETRAIN_CLAIM = "retrain"
+
+
+class PeriodClaims(Protocol):
+    async def claim_period(self, key: str, interval: timedelta) -> bool:
+        """True for exactly one caller per `interval` (the first ever caller included)."""
+
+
+class PeriodicRetrain:
+    def __init__(
+        self,
+        bot: str,
+        *,
+        interval: timedelta,
+        claims: PeriodClaims,
+        data: Callable[[], IntentData],
+        corrections: Callable[[], Awaitable[Sequence[Correction]]],
+        store: IntentModelStore,
+    ) -> None:
+        self._bot = bot
+        self._interval = interval
+        self._claims = claims
+        self._data = data
+        self._corrections = corrections
+        self._store = store
+
+    @property
+    def enabled(self) -> bool:
+        return self._interval > timedelta(0)
+
+    async def run_if_due(self) -> RetrainOutcome | None:
+        """Retrain when this interval's claim is ours; None when it is not due or cannot run."""
+        if not self.enabled or not await self._claims.claim_period(RETRAIN_CLAIM, self._interval):
+            return None
+        try:
+            data = await asyncio.to_thread(self._data)
+        except (ConfigError, DatasetFileError, TrainingDataError) as exc:  # e.g. a bot without intent data
+            log.info("periodic retrain skipped: %s", exc)
+            return None
+        corrections = await self._corrections()
+        outcome = await asyncio.to_thread(
+            retrain, self._bot, data, corrections, self._store, progress=lambda line: log.info("retrain: %s", line)
+        )
+        for line in outcome.report_lines():
+            log.info("periodic retrain: %s", line)
+        return outcome

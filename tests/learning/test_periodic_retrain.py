@@ -1,0 +1,114 @@
+"""The periodic retrain: one claim per interval across workers (on both databases), a model
+installed by the job, and running processes picking up a newly installed model file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.botdef import LoadedBot
+from core.learning.intent_data import load_intent_data
+from core.learning.schedule import PeriodicRetrain
+from core.nlu.intents import IntentModel
+from infra.db.bot_state import SqlBotState
+from infra.db.engine import make_engine, make_sessions
+from infra.db.migrate import upgrade
+from infra.model_store import FileModelStore, WatchedIntentModel
+from tests.learning.conftest import bank_sample, make_bot
+from tests.learning.test_model_store import trained
+
+
+@pytest.fixture
+async def sessions(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/state.db"
+        upgrade(url)
+    else:
+        url = request.getfixturevalue("clean_postgres")
+    engine = make_engine(url)
+    try:
+        yield make_sessions(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_one_claim_per_interval_however_many_workers_ask(sessions: async_sessionmaker[AsyncSession]) -> None:
+    claims = [SqlBotState(sessions) for _ in range(6)]  # six workers, one database
+    first = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=1)) for c in claims))
+    assert sorted(first) == [False] * 5 + [True]
+    again = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=1)) for c in claims))
+    assert not any(again)  # not due yet
+    await asyncio.sleep(1.1)
+    later = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=1)) for c in claims))
+    assert sorted(later) == [False] * 5 + [True]
+
+
+def periodic(bot: LoadedBot, sessions: async_sessionmaker[AsyncSession], root: Path, hours: float = 24.0) -> PeriodicRetrain:
+    async def no_corrections() -> list:
+        return []
+
+    return PeriodicRetrain(bot.definition.name, interval=timedelta(hours=hours), claims=SqlBotState(sessions),
+                           data=lambda: load_intent_data(bot), corrections=no_corrections,
+                           store=FileModelStore.for_bot(bot, root))
+
+
+async def test_the_job_installs_a_model_once_per_interval(
+    small_bot: LoadedBot, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    root = tmp_path / "models"
+    job = periodic(small_bot, sessions, root)
+    outcome = await job.run_if_due()
+    assert outcome is not None and outcome.installed
+    assert IntentModel.load(root / "testbot" / "intents.pkl").predict("我的卡丢了").intent == "lost_or_stolen_card"
+    assert await periodic(small_bot, sessions, root).run_if_due() is None  # another worker, same interval
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_off_and_data_less_bots_do_nothing(sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> None:
+    bot = make_bot(tmp_path / "bot", bank_sample())
+    assert await periodic(bot, sessions, tmp_path / "m", hours=0).run_if_due() is None
+    assert not (tmp_path / "m").exists()
+    for csv in (bot.folder / "intents").glob("*.csv"):
+        csv.unlink()
+    assert await periodic(bot, sessions, tmp_path / "m").run_if_due() is None  # logged and skipped
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_running_process_picks_up_a_newly_installed_model(small_bot: LoadedBot, tmp_path: Path) -> None:
+    store = FileModelStore.for_bot(small_bot, tmp_path)
+    store.install(trained(small_bot))
+    watched = WatchedIntentModel(store.path, every=0.0)
+    before = watched.predict("I lost my card")
+    assert before.intent == "lost_or_stolen_card"
+
+    other = make_bot(tmp_path / "other", [(text, f"renamed_{label}") for text, label in bank_sample()])
+    store.install(trained(other))
+    stat = store.path.stat()
+    os.utime(store.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # coarse file-system clocks
+    assert watched.predict("I lost my card").intent == "renamed_lost_or_stolen_card"
+
+    store.path.write_bytes(b"not a model")  # a broken install: keep answering with the model in hand
+    os.utime(store.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000))
+    assert watched.predict("I lost my card").intent == "renamed_lost_or_stolen_card"
+
+
+async def test_the_runtime_runs_the_retrain_as_a_job(small_bot: LoadedBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bots.runtime import build_runtime
+    from infra.settings import load_settings
+
+    monkeypatch.setenv("CSBOT_MODEL_DIR", str(tmp_path / "models"))
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/rt.db", redis_url=None, llm_base_url=None,
+                             csbot_bot=small_bot.folder)
+    runtime = await build_runtime(settings)
+    try:
+        runtime.jobs.enqueue_retrain()  # what the ticker does every 30 s
+        await runtime.jobs.drain(timeout=120)
+    finally:
+        await runtime.close()
+    assert (tmp_path / "models" / "testbot" / "intents.pkl").exists()
