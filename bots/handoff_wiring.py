@@ -21,6 +21,7 @@ from core.admin import AdminRouter
 from core.botdef import LoadedBot
 from core.desk import HandoffDesk
 from core.knowledge_index import KnowledgeIndex
+from core.knowledge_suggestions import KnowledgeSuggestions
 from core.nlu.errors import ModelFileError
 from core.nlu.understanding import NluPipeline
 from core.paging import ChannelPager
@@ -28,8 +29,9 @@ from core.ports import AgentDesk, Generator, JobQueue, Locks, Pager, Store
 from infra.db.admin_audit import SqlAdminAudit
 from infra.db.bot_state import SqlBotState
 from infra.db.handoffs import SqlHandoffStore
+from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.stats import SqlStats
-from infra.model_store import load_intent_model
+from infra.model_store import watch_intent_model
 from infra.settings import Settings
 from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE
 from workers.llm import LLMServerGenerator
@@ -41,9 +43,10 @@ PLATFORM_CHANNELS = ("telegram", "slack", "sms")
 
 
 def make_nlu(bot: LoadedBot) -> NluPipeline:
-    """The bot's NLU: with its trained intent model when the file is there, else without."""
+    """The bot's NLU: with its trained intent model when the file is there (and whatever a later
+    retrain installs over it), else without."""
     try:
-        return NluPipeline(load_intent_model(bot))
+        return NluPipeline(watch_intent_model(bot))
     except ModelFileError as exc:
         log.warning("intent model not used: %s", exc)
         return NluPipeline(None)
@@ -121,6 +124,12 @@ def build_human_side(
     channel hook on the Slack customer channel, and the admin command router."""
     config = desk_config(settings)
     desk_port: AgentDesk | None = agent_desk or (SlackDesk(config) if config is not None else None)
+    # Agents' answers proposed as knowledge on resolve; the bot's own "ask for a person"
+    # phrases are left out of the suggested question.
+    suggestions = KnowledgeSuggestions(
+        bot.definition.name, SqlKnowledgeStore(sessions), knowledge,
+        person_phrases=bot.definition.escalation.trigger_phrases,
+    )
     desk = HandoffDesk(
         bot.definition,
         store,
@@ -130,6 +139,7 @@ def build_human_side(
         SqlBotState(sessions),
         desk=desk_port,
         pager=make_pager(settings, channels),
+        suggestions=suggestions,
     )
     if config is None:
         return HumanSide(desk)
@@ -139,6 +149,7 @@ def build_human_side(
         jobs=jobs,
         desk=desk,
         knowledge=knowledge,
+        suggestions=suggestions,
         stats=SqlStats(sessions),
         status=RuntimeStatus(channels, redis, generator, desk_on=True),
         channels=frozenset(channels),

@@ -18,6 +18,12 @@ from core.desk import HandoffDesk, utc_now
 from core.errors import CsbotError, DeliveryError
 from core.handoff import HandoffState
 from core.knowledge_index import KnowledgeIndex
+from core.knowledge_suggestions import (
+    KnowledgeSuggestions,
+    Suggestion,
+    SuggestionError,
+    preview,
+)
 from core.ports import AdminAudit, AdminResponder, JobQueue, StatsSource, SystemStatus
 from core.stats import format_stats
 
@@ -26,6 +32,7 @@ log = logging.getLogger(__name__)
 REFUSAL = "Sorry, only csbot admins can run /csbot commands. Nothing was changed."
 KB_SEPARATOR = "||"
 MAX_STATS_DAYS = 365
+MAX_SUGGESTIONS_LISTED = 10
 
 
 class BadUsage(CsbotError):
@@ -70,6 +77,7 @@ class AdminRouter:
         jobs: JobQueue,
         desk: HandoffDesk,
         knowledge: KnowledgeIndex,
+        suggestions: KnowledgeSuggestions,
         stats: StatsSource,
         status: SystemStatus,
         channels: frozenset[str] = frozenset(),
@@ -81,6 +89,7 @@ class AdminRouter:
         self._jobs = jobs
         self._desk = desk
         self._knowledge = knowledge
+        self._suggestions = suggestions
         self._stats = stats
         self._status = status
         self._channels = channels
@@ -97,6 +106,11 @@ class AdminRouter:
             Command("kb search", "kb search <query>", "top knowledge passages with scores", self._kb_search),
             Command("kb add", "kb add <question> || <answer>", "add an answer to the knowledge base", self._kb_add,
                     slow=True),
+            Command("kb suggestions", "kb suggestions", "agents' answers waiting to become knowledge",
+                    self._kb_suggestions),
+            Command("kb approve", "kb approve <id>", "make a suggested answer knowledge the bot answers with",
+                    self._kb_approve, slow=True),
+            Command("kb reject", "kb reject <id>", "drop a suggested answer", self._kb_reject),
             Command("stats", "stats [days]", "messages, automation and handoff rates, CSAT", self._stats_report,
                     slow=True),
             Command("resolve", "resolve [conversation]", "hand a conversation back (in its desk thread, or by id)",
@@ -249,6 +263,32 @@ class AdminRouter:
         document_id = await self._knowledge.add(question.strip(), answer.strip())
         return f"Added knowledge document {document_id} ({question.strip()!r}); it is searchable now."
 
+    async def _kb_suggestions(self, request: AdminRequest, args: str) -> str:
+        _no_args(args)
+        pending = await self._suggestions.pending()
+        if not pending:
+            return "No knowledge suggestions waiting: agents' answers appear here when their handoffs are resolved."
+        lines = [_describe(s) for s in pending[:MAX_SUGGESTIONS_LISTED]]
+        if len(pending) > MAX_SUGGESTIONS_LISTED:
+            lines.append(f"… and {len(pending) - MAX_SUGGESTIONS_LISTED} more (decide these first).")
+        return (f"{len(pending)} knowledge suggestion(s) waiting; `/csbot kb approve <id>` makes one knowledge, "
+                "`/csbot kb reject <id>` drops it:\n" + "\n".join(lines))
+
+    async def _kb_approve(self, request: AdminRequest, args: str) -> str:
+        try:
+            approved = await self._suggestions.approve(_suggestion_id(args))
+        except SuggestionError as exc:
+            return str(exc)
+        return (f"Approved knowledge suggestion {approved.id} (“{preview(approved.question, 80)}”): "
+                "it is searchable now and the bot answers with it.")
+
+    async def _kb_reject(self, request: AdminRequest, args: str) -> str:
+        try:
+            rejected = await self._suggestions.reject(_suggestion_id(args))
+        except SuggestionError as exc:
+            return str(exc)
+        return f"Rejected knowledge suggestion {rejected.id} (“{preview(rejected.question, 80)}”); it is not used."
+
     async def _stats_report(self, request: AdminRequest, args: str) -> str:
         days = 7
         if args:
@@ -285,6 +325,20 @@ def _conversation_id(args: str) -> int:
     if not value.isdigit():
         raise BadUsage("Give the conversation id (a number, as `/csbot handoffs` shows it).")
     return int(value)
+
+
+def _suggestion_id(args: str) -> int:
+    value = args.strip().lstrip("#")
+    if not value.isdigit():
+        raise BadUsage("Give the suggestion id (a number, as `/csbot kb suggestions` shows it).")
+    return int(value)
+
+
+def _describe(suggestion: Suggestion) -> str:
+    origin = f"handoff {suggestion.handoff_id}" if suggestion.handoff_id is not None else "a deleted handoff"
+    return (f"• {suggestion.id} ({suggestion.language}, from {origin})\n"
+            f"    Q: {preview(suggestion.question, 120)}\n"
+            f"    A: {preview(suggestion.answer, 200)}")
 
 
 def _age(delta: timedelta) -> str:

@@ -9,7 +9,8 @@ What happens where:
   the card when the state moved;
 * agents act from the desk (`act`, `agent_message`): claim, send the bot's suggestion, reply in
   the thread (to the customer through the normal outbox, exactly once per desk event), resolve;
-* resolving hands back to the bot, which asks the customer for a 1–5 rating;
+* resolving hands back to the bot, which asks the customer for a 1–5 rating, and proposes the
+  agent's answer as a knowledge suggestion (`core.knowledge_suggestions`) for an admin to approve;
 * `check_sla` pages the on-call agent once per handoff left waiting past the bot's SLA.
 """
 
@@ -26,6 +27,7 @@ from core.botdef import BotDefinition
 from core.desk_card import DeskAction, DeskCard
 from core.errors import DeliveryError, NotFound, PermanentDeliveryError, RateLimited, TransientDeliveryError
 from core.handoff import Handoff, HandoffState
+from core.knowledge_suggestions import KnowledgeSuggestions
 from core.masking import mask_customer
 from core.nlu.redaction import redact
 from core.policy import Decision
@@ -80,6 +82,7 @@ class HandoffDesk:
         *,
         desk: AgentDesk | None = None,
         pager: Pager | None = None,
+        suggestions: KnowledgeSuggestions | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self.bot = bot
@@ -90,6 +93,7 @@ class HandoffDesk:
         self._state = state
         self._desk = desk
         self._pager = pager
+        self._suggestions = suggestions
         self._clock = clock
 
     @property
@@ -300,8 +304,14 @@ class HandoffDesk:
         return Outcome(True, "sent to the customer", owned.handoff)
 
     async def resolve(self, handoff: Handoff, actor: str, *, ask_rating: bool = True, note: str = "") -> Outcome:
-        """Hand the conversation back to the bot, which asks the customer for a rating."""
+        """Hand the conversation back to the bot, which asks the customer for a rating; the
+        agent's answer is proposed as knowledge.
+
+        Resolving an already resolved handoff proposes again: the store keeps one suggestion per
+        handoff, so that is a no-op, unless a crash came between the hand-back and the proposal.
+        """
         if not handoff.open:
+            await self._propose(handoff)
             return Outcome(False, f"Conversation {handoff.conversation_id} is already back with the bot.", handoff)
         conversation = await self._store.get_conversation(handoff.conversation_id)
         prompt = self.bot.text("rating_request", conversation.language) if ask_rating else None
@@ -312,6 +322,7 @@ class HandoffDesk:
             return Outcome(False, "Someone else changed this handoff first; look at the card.")
         await self._flush_outbox(handoff.conversation_id)
         self._jobs.enqueue_desk(handoff.id)
+        await self._propose(moved)
         return Outcome(True, f"Conversation {handoff.conversation_id} is back with the bot.", moved)
 
     async def resolve_conversation(self, conversation_id: int, actor: str, *, ask_rating: bool = True,
@@ -386,6 +397,19 @@ class HandoffDesk:
         await self._handoffs.record_desk_post(handoff.id, key, ts)
 
     # --- helpers -----------------------------------------------------------------------------
+
+    async def _propose(self, handoff: Handoff) -> None:
+        """The agent's answer as a knowledge suggestion. Best effort: the hand-back has happened
+        and must be reported as such; a suggestion lost to an error is logged, not raised."""
+        if self._suggestions is None:
+            return
+        try:
+            document_id = await self._suggestions.propose(handoff.id)
+        except Exception:  # the database or a bug; the customer and the agent are not affected
+            log.exception("could not propose a knowledge suggestion for handoff %s", handoff.id)
+            return
+        if document_id is not None:
+            log.info("handoff %s proposed knowledge suggestion %s", handoff.id, document_id)
 
     async def _own(self, handoff: Handoff, agent_id: str) -> Outcome:
         """The first agent to answer a waiting handoff claims it; others may not speak for the owner."""

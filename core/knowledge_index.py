@@ -1,8 +1,11 @@
 """The live knowledge index: the bot's files plus documents added at run time, searchable at once.
 
-`/csbot kb add` writes a document to the database; this process re-indexes immediately, and
-every other process (web, workers) notices on its next turn, because `refresh` compares a
-cheap stamp (count, newest id) before each turn and rebuilds only when it changed.
+`/csbot kb add` writes a document to the database, `/csbot kb approve` turns an agent's
+suggested answer active; this process re-indexes immediately, and every other process (web,
+workers) notices on its next turn, because `refresh` compares a cheap stamp (count, newest id)
+of the active documents before each turn and rebuilds only when it changed. Documents only
+ever become active, never stop being so, so every add or approval raises the count: an
+approved suggestion older than the newest document still changes the stamp.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class KnowledgeIndex:
         return self._retriever.search(query, top_k=top_k, language=language)
 
     async def refresh(self) -> bool:
-        """Re-index if documents were added since the last look; True when it rebuilt."""
+        """Re-index if documents were added or approved since the last look; True when it rebuilt."""
         if self._store is None:
             return False
         stamp = await self._store.knowledge_stamp(self._bot)

@@ -16,6 +16,7 @@ from core.desk_card import DeskCard
 from core.feedback import VotePress, VoteRecorded
 from core.handoff import Handoff, HandoffEvent, HandoffState, PendingRating
 from core.knowledge import Article
+from core.knowledge_suggestions import HandoffExchange, Suggestion
 from core.messages import Delivered, InboundMessage, OutboundMessage
 from core.records import Conversation, Outbound, StoredMessage, Turn
 from core.reply import Reply
@@ -263,6 +264,27 @@ class KnowledgeStore(Protocol):
         """(count, newest id) of active documents: cheap to poll, changes on every add."""
 
     async def add_knowledge(self, bot: str, *, title: str, body: str, language: str) -> int: ...
+
+
+class KnowledgeSuggestionStore(Protocol):
+    """Agent answers proposed as knowledge documents (status "suggested", never searched until
+    an admin approves them), and what was said during the handoffs they come from."""
+
+    async def handoff_exchange(self, handoff_id: int) -> HandoffExchange:
+        """The customer's words that led to the handoff (the message that opened it, and those
+        sent before the agent's first answer) and the agent's replies to the customer during
+        it, oldest first. Raises `NotFound` for a handoff that does not exist."""
+
+    async def suggest_knowledge(self, bot: str, handoff_id: int, *, title: str, body: str, language: str) -> int | None:
+        """Store a suggested document for the handoff; its id, or None when the handoff has
+        one already (at most one per handoff, however many callers race)."""
+
+    async def knowledge_suggestions(self, bot: str) -> list[Suggestion]:
+        """Suggestions waiting for a decision, oldest first."""
+
+    async def decide_suggestion(self, bot: str, document_id: int, status: str) -> Suggestion:
+        """Compare-and-set a pending suggestion to `status` ("active" or "rejected"). Raises
+        `UnknownSuggestion` (no such suggestion) or `SuggestionDecided` (decided before)."""
 
 
 class AdminAudit(Protocol):

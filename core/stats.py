@@ -1,8 +1,23 @@
-"""Support statistics for `/csbot stats`: how much the bot handles alone, and how customers rate it."""
+"""Support statistics for `/csbot stats`: how much the bot handles alone, and how customers rate it.
+
+Besides the volumes and rates, the answer-level figures say where to improve the knowledge
+base: the share of 👍 among the customers' votes on answers, the intents whose answers collect
+the most 👎, and the intents that most often end with a person.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Final
+
+from core.nlu.understanding import UNKNOWN_INTENT
+
+NO_INTENT: Final = "(no intent)"
+TOP_INTENTS: Final = 5
+
+IntentCounts = tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +32,10 @@ class Stats:
     ratings: int
     rating_average: float | None
     satisfied: int  # ratings of 4 or 5
+    votes: int = 0  # 👍/👎 on the bot's answers
+    thumbs_up: int = 0
+    downvoted_intents: IntentCounts = ()  # most 👎 first, by the intent of the message answered
+    handoff_intents: IntentCounts = ()  # most handoffs first, by the intent of the message that opened them
 
     @property
     def automation_rate(self) -> float | None:
@@ -31,9 +50,32 @@ class Stats:
         """Share of ratings that are 4 or 5 (the usual CSAT definition)."""
         return self.satisfied / self.ratings if self.ratings else None
 
+    @property
+    def thumbs_up_rate(self) -> float | None:
+        """Share of the votes on answers that were 👍."""
+        return self.thumbs_up / self.votes if self.votes else None
+
+
+def intent_of(understanding: Mapping[str, Any] | None) -> str:
+    """The intent an analysed message was given; `NO_INTENT` when it has none (never analysed,
+    no intent model, or nothing recognised)."""
+    intent = (understanding or {}).get("intent")
+    return str(intent) if intent and intent != UNKNOWN_INTENT else NO_INTENT
+
+
+def top_intents(intents: Iterable[str], limit: int = TOP_INTENTS) -> IntentCounts:
+    """The `limit` most frequent intents with their counts; ties in name order, so the report
+    reads the same every time."""
+    counts = Counter(intents)
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit])
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
+
+
+def _ranking(counts: IntentCounts) -> str:
+    return ", ".join(f"{intent} {count}" for intent, count in counts) if counts else "none"
 
 
 def format_stats(stats: Stats) -> str:
@@ -48,5 +90,8 @@ def format_stats(stats: Stats) -> str:
             f"• handoff rate: {_pct(stats.handoff_rate)} ({stats.handed_over} handed over)",
             f"• median first reply: {first_reply}",
             f"• CSAT: {_pct(stats.csat)} of {stats.ratings} rating(s) were 4–5; average {average}",
+            f"• 👍 rate: {_pct(stats.thumbs_up_rate)} of {stats.votes} answer vote(s) ({stats.thumbs_up} 👍)",
+            f"• most 👎 by intent: {_ranking(stats.downvoted_intents)}",
+            f"• most handoffs by intent: {_ranking(stats.handoff_intents)}",
         )
     )

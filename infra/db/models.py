@@ -208,9 +208,15 @@ class FeedbackRow(Base):
 
 
 class KnowledgeDocumentRow(Base):
-    """Knowledge added at run time (approved agent answers, `/csbot kb add`), besides the files."""
+    """Knowledge added at run time (approved agent answers, `/csbot kb add`), besides the files.
+
+    `status` is "active" (searchable), or for agent answers proposed on resolve "suggested"
+    until an admin makes it "active" or "rejected". The unique `handoff_id` is what makes a
+    handoff propose at most one entry, however often or concurrently it is resolved.
+    """
 
     __tablename__ = "knowledge_documents"
+    __table_args__ = (UniqueConstraint("handoff_id", name="uq_knowledge_document_handoff"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     bot: Mapped[str] = mapped_column(String(64), index=True)
@@ -221,3 +227,4 @@ class KnowledgeDocumentRow(Base):
     source: Mapped[str] = mapped_column(String(16), default="admin")
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=now)
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="SET NULL"), nullable=True)

@@ -14,13 +14,13 @@ from typing import Final
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.feedback import THUMBS
 from core.learning.corrections import Correction
 from core.learning.intent_export import CORRECTED_KEY, IntentRecord
 from core.learning.transcripts import ConversationLog, LogEntry
 from core.records import OutboxStatus, Role
 from infra.db.models import ConversationRow, FeedbackRow, MessageRow, OutboxRow
 
-THUMBS: Final = "thumbs"
 # A dead-lettered reply never reached the customer, so it is not part of the conversation.
 UNSENT: Final = (OutboxStatus.FAILED.value,)
 

@@ -188,6 +188,20 @@ class DeskSystem:
         headers.update(slack_signature(body, secret=secret) if sign else {})
         return await self._post("/webhooks/slack/commands", body, headers)
 
+    async def admin(self, text_: str, *, user: str = ADMIN, **extra: str) -> str:
+        """What a `/csbot` command answered: the immediate ephemeral reply or, for a slow
+        command, what its job later posted to the response_url."""
+        before = len(self.response_url.posts)
+        response = await self.command(text_, user=user, **extra)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["response_type"] == "ephemeral"
+        if not body["text"].startswith("Working on"):
+            return str(body["text"])
+        await self.settle()
+        posts = await eventually(lambda: self.response_url.posts[before:])
+        return str(posts[0]["text"])
+
     async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         response = await self.http.post(path, content=body, headers=headers)
         self.responses.append(response)
