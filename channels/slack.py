@@ -436,11 +436,8 @@ class SlackChannel:
     async def handle_interactions(self, request: Request, intake: Intake) -> Response:
         """A customer's vote is stored, and a choice accepted as a message, before the 200."""
         body = await request.body()
-        try:
-            verify(self._verifier, body, request.headers)
-        except SignatureInvalid as exc:
-            log.warning("slack interactions: refused unsigned or forged request: %s", exc)
-            return JSONResponse({"error": "invalid signature"}, status_code=exc.status_code)
+        if (refused := self._unsigned(body, request)) is not None:
+            return refused
         try:
             click = customer_click(read_payload(body))
         except BadInput as exc:
@@ -458,13 +455,19 @@ class SlackChannel:
             return refusal(exc.status_code, str(exc))
         return Response(status_code=200)
 
-    async def handle_events(self, request: Request, intake: Intake) -> Response:
-        body = await request.body()
+    def _unsigned(self, body: bytes, request: Request) -> Response | None:
+        """None when Slack signed `body`; else the refusal to answer (nothing is read further)."""
         try:
             verify(self._verifier, body, request.headers)
         except SignatureInvalid as exc:
-            log.warning("slack events: refused unsigned or forged request: %s", exc)
+            log.warning("slack %s: refused unsigned or forged request: %s", request.url.path, exc)
             return JSONResponse({"error": "invalid signature"}, status_code=exc.status_code)
+        return None
+
+    async def handle_events(self, request: Request, intake: Intake) -> Response:
+        body = await request.body()
+        if (refused := self._unsigned(body, request)) is not None:
+            return refused
         try:
             envelope = read_envelope(body)
         except BadInput as exc:

@@ -148,6 +148,24 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+async def db_sessions(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A migrated database on `backend` (empty), as the async session factory infra takes."""
+    from infra.db.engine import make_engine, make_sessions
+    from infra.db.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"
+        upgrade(url)
+    else:
+        url = request.getfixturevalue("clean_postgres")
+    engine = make_engine(url)
+    try:
+        yield make_sessions(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
 async def pipeline(request: pytest.FixtureRequest, backend: str, tmp_path: Path, fake_llm: FakeLLMServer) -> AsyncIterator[Pipeline]:
     """The whole system on `backend`, with the fake LLM server and a recording channel.
 

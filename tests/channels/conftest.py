@@ -198,3 +198,40 @@ def _worker(config: Any, make_channel: Callable[[Any, Any], Any], limiter: Any) 
                       shutdown_timeout=30):
         yield
 
+
+
+BOTH_BACKENDS = pytest.mark.parametrize("channel_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.services)],
+                                        indirect=True)
+
+
+def sms_channel(api: FakeTwilioAPI, sessions: Any, limiter: Any, **config: Any) -> Any:
+    from channels.sms import SmsChannel
+    from infra.db.delivery_status import SqlDeliveryStatus
+    from infra.db.optouts import SqlOptOuts
+
+    return SmsChannel(sms_config(api, **config), limiter, SqlOptOuts(sessions), SqlDeliveryStatus(sessions))
+
+
+@pytest.fixture
+async def telegram_system(request: pytest.FixtureRequest, tmp_path: Path, telegram_api: FakeTelegramAPI,
+                          channel_backend: str) -> AsyncIterator[System]:
+    """The system with the Telegram channel pointed at the fake Bot API."""
+    from channels.telegram import TelegramChannel
+
+    def make(_sessions: Any, limiter: Any) -> TelegramChannel:
+        return TelegramChannel(telegram_config(api=telegram_api), limiter)
+
+    settings = {"telegram_bot_token": TG_TOKEN, "telegram_webhook_secret": TG_SECRET, "telegram_api_url": telegram_api.url}
+    async with running_system(tmp_path, make, backend=channel_backend, request=request, **settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def sms_system(request: pytest.FixtureRequest, tmp_path: Path, twilio_api: FakeTwilioAPI,
+                     channel_backend: str) -> AsyncIterator[System]:
+    """The system with the SMS channel pointed at the fake Twilio API."""
+    settings = {"twilio_account_sid": TW_SID, "twilio_auth_token": TW_TOKEN, "twilio_from_number": TW_FROM,
+                "twilio_api_url": twilio_api.url, "public_base_url": PUBLIC_BASE}
+    make = lambda sessions, limiter: sms_channel(twilio_api, sessions, limiter)  # noqa: E731
+    async with running_system(tmp_path, make, backend=channel_backend, request=request, **settings) as running:
+        yield running

@@ -12,9 +12,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from channels.telegram import TelegramChannel
 from core.feedback import Vote, button_payload, parse_text_vote
-from tests.channels.conftest import TG_BOT_ID, TG_SECRET, TG_TOKEN, TW_FROM, TW_SID, TW_TOKEN, PUBLIC_BASE, System, running_system, telegram_config
+from tests.channels.conftest import BOTH_BACKENDS, TG_BOT_ID, System
 from tests.channels.slack_support import (
     BOT_USER,
     DM_CHANNEL,
@@ -29,7 +28,7 @@ from tests.channels.slack_support import (
 )
 from tests.channels.slack_support import CUSTOMER as SLACK_CUSTOMER
 from tests.channels.test_sms import CUSTOMER as SMS_CUSTOMER
-from tests.channels.test_sms import SMS_HOOK, inbound_params, make_channel
+from tests.channels.test_sms import SMS_HOOK, inbound_params
 from tests.channels.test_sms import post as sms_post
 from tests.channels.test_telegram import CUSTOMER as TG_CUSTOMER
 from tests.channels.test_telegram import message, update, user
@@ -37,8 +36,6 @@ from tests.channels.test_telegram import post as tg_post
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 
-BOTH_BACKENDS = pytest.mark.parametrize("channel_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.services)],
-                                        indirect=True)
 INTERACTIONS = "/webhooks/slack/interactions"
 SMS_PROMPT = "Did this help? Reply 1 if it did, 2 if not."
 
@@ -52,13 +49,8 @@ async def votes(system: System) -> list[tuple[int, int]]:
 
 
 @pytest.fixture
-async def telegram(request: pytest.FixtureRequest, tmp_path: Path, telegram_api: FakeTelegramAPI, channel_backend: str):
-    def make(_sessions: Any, limiter: Any) -> TelegramChannel:
-        return TelegramChannel(telegram_config(telegram_api), limiter)
-
-    settings = {"telegram_bot_token": TG_TOKEN, "telegram_webhook_secret": TG_SECRET, "telegram_api_url": telegram_api.url}
-    async with running_system(tmp_path, make, backend=channel_backend, request=request, **settings) as running:
-        yield running
+def telegram(telegram_system: System) -> System:
+    return telegram_system
 
 
 def press(data: str, *, chat: int = TG_CUSTOMER, query_id: str = "q1") -> dict[str, Any]:
@@ -111,12 +103,8 @@ async def test_telegram_vote_on_another_chats_answer_changes_nothing(telegram: S
 
 
 @pytest.fixture
-async def sms(request: pytest.FixtureRequest, tmp_path: Path, twilio_api: FakeTwilioAPI, channel_backend: str):
-    settings = {"twilio_account_sid": TW_SID, "twilio_auth_token": TW_TOKEN, "twilio_from_number": TW_FROM,
-                "twilio_api_url": twilio_api.url, "public_base_url": PUBLIC_BASE}
-    make = lambda sessions, limiter: make_channel(twilio_api, sessions, limiter)  # noqa: E731
-    async with running_system(tmp_path, make, backend=channel_backend, request=request, **settings) as running:
-        yield running
+def sms(sms_system: System) -> System:
+    return sms_system
 
 
 @BOTH_BACKENDS

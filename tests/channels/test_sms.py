@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +20,8 @@ from core.messages import Button, OutboundMessage
 from infra.db.delivery_status import SqlDeliveryStatus
 from infra.db.optouts import SqlOptOuts
 from tests.channels.conftest import (
+    BOTH_BACKENDS,
+    sms_channel,
     MEDIA_ONLY_EN,
     PUBLIC_BASE,
     TW_FROM,
@@ -30,7 +31,6 @@ from tests.channels.conftest import (
     OpenLimiter,
     RecordingStatuses,
     System,
-    running_system,
     sms_config,
 )
 from tests.fakes.twilio_api import FakeTwilioAPI, signed_form
@@ -66,21 +66,12 @@ async def post(system: System, path: str, params: dict[str, str], *, sign_url: s
     return await system.client.post(path, content=body, headers=headers)
 
 
-def make_channel(api: FakeTwilioAPI, sessions: Any, limiter: Any, **config: Any) -> SmsChannel:
-    return SmsChannel(sms_config(api, **config), limiter, SqlOptOuts(sessions), SqlDeliveryStatus(sessions))
+make_channel = sms_channel
 
 
 @pytest.fixture
-async def system(request: pytest.FixtureRequest, tmp_path: Path, twilio_api: FakeTwilioAPI, channel_backend: str):
-    settings = {"twilio_account_sid": TW_SID, "twilio_auth_token": TW_TOKEN, "twilio_from_number": TW_FROM,
-                "twilio_api_url": twilio_api.url, "public_base_url": PUBLIC_BASE}
-    make = lambda sessions, limiter: make_channel(twilio_api, sessions, limiter)  # noqa: E731
-    async with running_system(tmp_path, make, backend=channel_backend, request=request, **settings) as running:
-        yield running
-
-
-BOTH_BACKENDS = pytest.mark.parametrize("channel_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.services)],
-                                        indirect=True)
+def system(sms_system: System) -> System:
+    return sms_system
 
 
 async def opted_out(system: System, address: str) -> bool:
@@ -399,24 +390,8 @@ async def test_status_callback_without_sid_is_400(system: System) -> None:
 # --- the SQL ports on both databases ----------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    from infra.db.engine import make_engine, make_sessions
-    from infra.db.migrate import upgrade
-
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/ports.db"
-        upgrade(url)
-    else:
-        url = request.getfixturevalue("clean_postgres")
-    engine = make_engine(url)
-    try:
-        yield make_sessions(engine)
-    finally:
-        await engine.dispose()
-
-
-async def test_sql_optouts_round_trip_and_concurrent_stops(sessions: Any) -> None:
+async def test_sql_optouts_round_trip_and_concurrent_stops(db_sessions: Any) -> None:
+    sessions = db_sessions
     optouts = SqlOptOuts(sessions)
     assert not await optouts.is_opted_out("sms", CUSTOMER)
     await asyncio.gather(*(optouts.opt_out("sms", CUSTOMER, reason="STOP") for _ in range(5)))
@@ -430,7 +405,8 @@ async def test_sql_optouts_round_trip_and_concurrent_stops(sessions: Any) -> Non
     assert count == 1
 
 
-async def test_sql_delivery_status_only_moves_sent_rows(sessions: Any) -> None:
+async def test_sql_delivery_status_only_moves_sent_rows(db_sessions: Any) -> None:
+    sessions = db_sessions
     async with sessions.begin() as session:
         await session.execute(text(
             "INSERT INTO conversations (channel, conversation_key, customer_id, customer_name, language, mode, failed_turns,"

@@ -9,7 +9,6 @@ import itertools
 import json
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from core.errors import ConfigError, PermanentDeliveryError, RateLimited, Transi
 from core.messages import Button, ContentKind, OutboundMessage
 from infra.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from tests.channels.conftest import (
+    BOTH_BACKENDS,
     MEDIA_ONLY_EN,
     TG_BOT_ID,
     TG_SECRET,
@@ -26,7 +26,6 @@ from tests.channels.conftest import (
     TG_USERNAME,
     OpenLimiter,
     System,
-    running_system,
     telegram_config,
 )
 from tests.fakes.telegram_api import FakeTelegramAPI
@@ -77,17 +76,8 @@ async def post(system: System, body: dict[str, Any] | bytes, *, secret: str | No
 
 
 @pytest.fixture
-async def system(request: pytest.FixtureRequest, tmp_path: Path, telegram_api: FakeTelegramAPI, channel_backend: str):
-    def make(_sessions: Any, limiter: Any) -> TelegramChannel:
-        return TelegramChannel(telegram_config(telegram_api), limiter)
-
-    settings = {"telegram_bot_token": TG_TOKEN, "telegram_webhook_secret": TG_SECRET, "telegram_api_url": telegram_api.url}
-    async with running_system(tmp_path, make, backend=channel_backend, request=request, **settings) as running:
-        yield running
-
-
-BOTH_BACKENDS = pytest.mark.parametrize("channel_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.services)],
-                                        indirect=True)
+def system(telegram_system: System) -> System:
+    return telegram_system
 
 
 def outbound(text: str, *, chat: int | str = CUSTOMER, buttons: tuple[Button, ...] = (), **metadata: str) -> OutboundMessage:

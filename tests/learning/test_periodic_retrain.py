@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,25 +16,14 @@ from core.learning.intent_data import load_intent_data
 from core.learning.schedule import PeriodicRetrain
 from core.nlu.intents import IntentModel
 from infra.db.bot_state import SqlBotState
-from infra.db.engine import make_engine, make_sessions
-from infra.db.migrate import upgrade
 from infra.model_store import FileModelStore, WatchedIntentModel
 from tests.learning.conftest import bank_sample, make_bot
 from tests.learning.test_model_store import trained
 
 
 @pytest.fixture
-async def sessions(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/state.db"
-        upgrade(url)
-    else:
-        url = request.getfixturevalue("clean_postgres")
-    engine = make_engine(url)
-    try:
-        yield make_sessions(engine)
-    finally:
-        await engine.dispose()
+def sessions(db_sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    return db_sessions
 
 
 async def test_one_claim_per_interval_however_many_workers_ask(sessions: async_sessionmaker[AsyncSession]) -> None:
