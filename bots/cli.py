@@ -58,7 +58,11 @@ def cmd_telegram_set_webhook(args: argparse.Namespace, settings: Settings) -> in
 def cmd_eval_intents(args: argparse.Namespace, settings: Settings) -> int:
     from core.nlu.evaluation import evaluate, format_report
 
-    result = evaluate(args.train, args.test, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    from core.nlu.features import FeatureConfig
+    from core.nlu.intents import IntentModelConfig
+
+    config = IntentModelConfig(features=FeatureConfig(encoder=args.encoder)) if args.encoder else None
+    result = evaluate(args.train, args.test, config=config, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_report(result))
     return 0
 
@@ -154,6 +158,8 @@ def parser() -> argparse.ArgumentParser:
     intents = evaluate.add_parser("intents", help="train on one file, score on another; last line is JSON")
     intents.add_argument("--train", required=True, help="CSV (text,category) or CLINC150-style JSON")
     intents.add_argument("--test", required=True, help="same formats; label `oos` = out of scope")
+    intents.add_argument("--encoder", choices=("minilm",), default=None,
+                         help="add a sentence encoder's embedding to the features (needs the `encoder` extra)")
     intents.set_defaults(run=cmd_eval_intents)
     train = sub.add_parser("train", help="train the bot's intent model from its intents folder and install it")
     train.add_argument("--seed", type=int, default=0, help="seed of the held-out split (kept in the model card)")

@@ -46,7 +46,7 @@ def make_nlu(bot: LoadedBot) -> NluPipeline:
     """The bot's NLU: with its trained intent model when the file is there (and whatever a later
     retrain installs over it), else without."""
     try:
-        return NluPipeline(watch_intent_model(bot))
+        return NluPipeline(watch_intent_model(bot), oos_threshold=bot.definition.intent_oos_threshold)
     except ModelFileError as exc:
         log.warning("intent model not used: %s", exc)
         return NluPipeline(None)

@@ -29,6 +29,7 @@ from core.knowledge import load_articles
 from core.knowledge_index import KnowledgeIndex
 from core.learning.intent_data import load_intent_data
 from core.learning.schedule import PeriodicRetrain
+from core.learning.training import model_config
 from core.ports import AgentDesk, Generator, JobQueue, Locks
 from core.recovery import Recovery
 from core.services import Services
@@ -93,6 +94,7 @@ def make_retrain(settings: Settings, bot: LoadedBot, sessions: async_sessionmake
         data=lambda: load_intent_data(bot),
         corrections=TrainingDataQueries(sessions).corrections,
         store=FileModelStore.for_bot(bot),
+        config=model_config(bot.definition),
     )
 
 

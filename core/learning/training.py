@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 
 import sklearn
 
+from core.botdef import BotDefinition
 from core.learning.holdout import HoldoutSplit
 from core.learning.model_card import ModelCard
 from core.learning.scoring import HeldOutScore, held_out_score
 from core.nlu.datasets import Example
 from core.nlu.evaluation import Progress
+from core.nlu.features import FeatureConfig
 from core.nlu.intents import DEFAULT_OOS_LABEL, IntentModel, IntentModelConfig
 
 Clock = Callable[[], datetime]
@@ -31,6 +33,13 @@ class TrainedModel:
     model: IntentModel
     card: ModelCard
     score: HeldOutScore
+
+
+def model_config(bot: BotDefinition) -> IntentModelConfig | None:
+    """The training configuration bot.yaml asks for (None: the defaults)."""
+    if bot.intent_encoder is None:
+        return None
+    return IntentModelConfig(features=FeatureConfig(encoder=bot.intent_encoder))
 
 
 def train_intent_model(

@@ -10,6 +10,10 @@ CLINC150.
 scikit-learn fits the vocabularies and IDF weights; transforming uses the
 fitted analyzers directly, because the estimator's input validation costs
 several times the actual work on a single message.
+
+Optionally a sentence encoder's embedding (see :mod:`core.nlu.encoders`) is
+appended as a dense block, scaled by ``encoder_weight``: word n-grams know the
+bot's phrasing, the embedding knows paraphrases it never saw.
 """
 
 from __future__ import annotations
@@ -24,16 +28,19 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from core.nlu.encoders import load_encoder
 from core.nlu.normalization import normalize_for_features
 
 
 @dataclass(frozen=True, slots=True)
 class FeatureConfig:
-    """N-gram ranges and frequency cut-off of the TF-IDF union."""
+    """N-gram ranges and frequency cut-off of the TF-IDF union, and the optional encoder."""
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
     min_df: int = 1
+    encoder: str | None = None  # a name in core.nlu.encoders.ENCODERS
+    encoder_weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +88,12 @@ class TextFeaturizer:
             offset += len(vocabulary)
         self._blocks = tuple(blocks)
         self._width = offset
-        return hstack(matrices, format="csr", dtype=np.float32)
+        sparse = hstack(matrices, format="csr", dtype=np.float32)
+        if self._encoder is None:
+            return sparse
+        dense = self._embedding(texts)
+        self._width += dense.shape[1]
+        return hstack([sparse, dense], format="csr", dtype=np.float32)
 
     def transform(self, texts: Sequence[str]) -> csr_matrix:
         """Return features of ``texts`` using the fitted vocabularies."""
@@ -96,10 +108,30 @@ class TextFeaturizer:
             indptr.append(len(indices))
         # float32 matches the stored model weights; mixing dtypes would make
         # scipy copy the whole weight matrix on every product.
-        return csr_matrix(
+        sparse_width = sum(len(block.vocabulary) for block in self._blocks)
+        sparse = csr_matrix(
             (np.asarray(values, dtype=np.float32), indices, indptr),
-            shape=(len(texts), self._width),
+            shape=(len(texts), sparse_width),
         )
+        if self._encoder is None:
+            return sparse
+        return hstack([sparse, self._embedding(texts)], format="csr", dtype=np.float32)
+
+    def ready(self) -> None:
+        """Load the encoder the features need now; `EncoderUnavailable` when it cannot be."""
+        if self._encoder is not None:
+            load_encoder(self._encoder)
+
+    @property
+    def _encoder(self) -> str | None:
+        # Models saved before encoders existed unpickle a config without the field.
+        return getattr(self._config, "encoder", None)
+
+    def _embedding(self, texts: Sequence[str]) -> csr_matrix:
+        """The encoder's rows, weighted against the (unit-length) TF-IDF blocks."""
+        assert self._encoder is not None
+        vectors = load_encoder(self._encoder).encode(list(texts))
+        return csr_matrix(vectors * np.float32(self._config.encoder_weight))
 
     def _word_vectorizer(self) -> TfidfVectorizer:
         return TfidfVectorizer(

@@ -26,7 +26,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from core.nlu.calibration import fit_temperature, softmax
-from core.nlu.errors import TrainingDataError
+from core.nlu.encoders import EncoderUnavailable
+from core.nlu.errors import ModelFileError, TrainingDataError
 from core.nlu.features import FeatureConfig, TextFeaturizer
 from core.nlu.oos_threshold import DEFAULT_IN_SCOPE_REJECTION, ThresholdEvidence, choose_threshold
 
@@ -157,10 +158,16 @@ class IntentModel:
 
     @classmethod
     def load(cls, path: str | Path) -> IntentModel:
-        """Read a model written by :meth:`save`; raises ``ModelFileError``."""
+        """Read a model written by :meth:`save`; raises ``ModelFileError``, also when the model
+        needs a sentence encoder this installation lacks (better at start-up than per message)."""
         from core.nlu.model_file import read_model
 
-        return read_model(Path(path), cls)
+        model = read_model(Path(path), cls)
+        try:
+            model._featurizer.ready()
+        except EncoderUnavailable as exc:
+            raise ModelFileError(path, f"trained with {exc}") from exc
+        return model
 
     def _prediction(self, intent: str, confidence: float, limit: float) -> IntentPrediction:
         out_of_scope = intent == self.oos_label or confidence < limit

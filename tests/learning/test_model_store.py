@@ -116,3 +116,19 @@ def test_an_intent_model_named_in_bot_yaml_takes_precedence(small_bot: LoadedBot
     assert (small_bot.folder / "models" / "intents.pkl").is_file()
     assert load_intent_model(named, tmp_path / "elsewhere") is not None
     assert load_intent_model(small_bot, tmp_path / "elsewhere") is None
+
+
+def test_the_bot_yaml_threshold_overrides_the_trained_one(small_bot: LoadedBot, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from bots.handoff_wiring import make_nlu
+    from core.botdef import load_bot
+
+    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "models"))
+    FileModelStore.for_bot(small_bot).install(trained(small_bot))
+    assert make_nlu(small_bot).oos_threshold == load_intent_model(small_bot).threshold  # type: ignore[union-attr]
+
+    bot_file = small_bot.folder / "bot.yaml"
+    bot_file.write_text(bot_file.read_text(encoding="utf-8") + "intent_oos_threshold: 0.97\n", encoding="utf-8")
+    strict = load_bot(small_bot.folder)
+    nlu = make_nlu(strict)
+    assert nlu.oos_threshold == 0.97
