@@ -36,6 +36,8 @@ from core.records import Conversation, Role, Turn
 from core.reply import Reply, ReplySource
 
 log = logging.getLogger(__name__)
+# Outbox key prefix of the bot's suggested reply when an agent sends it from the card.
+SUGGESTED_REPLY_KEY = "suggested:"
 
 Clock = Callable[[], datetime]
 NOTE_PREFIX = "note:"
@@ -283,7 +285,7 @@ class HandoffDesk:
         owned = await self._own(handoff, agent_id)
         if not owned.ok:
             return owned
-        await self._send_to_customer(handoff.conversation_id, handoff.suggested_reply, key=f"suggested:{handoff.id}",
+        await self._send_to_customer(handoff.conversation_id, handoff.suggested_reply, key=f"{SUGGESTED_REPLY_KEY}{handoff.id}",
                                      agent_id=agent_id)
         return Outcome(True, "The suggested reply is on its way to the customer.", owned.handoff)
 

@@ -64,6 +64,7 @@ class SqlHandoffStore:
                     reason=reason,
                     rule=rule,
                     suggested_reply=suggested_reply,
+                    message_id=message_id,
                     created_at=now(),
                 )
                 session.add(row)

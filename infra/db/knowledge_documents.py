@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.desk import SUGGESTED_REPLY_KEY
 from core.errors import NotFound
 from core.knowledge import Article
 from core.knowledge_suggestions import (
@@ -32,11 +33,7 @@ from infra.db.models import (
     OutboxRow,
     now,
 )
-from infra.db.stats import ADMIN_TAKEOVER, opening_messages
 
-# The desk's key for the bot's own suggested reply sent by an agent (`HandoffDesk.send_suggested`):
-# that text came from the knowledge base already, so it teaches the bot nothing new.
-SUGGESTED_REPLY_KEY = "suggested:"
 
 
 class SqlKnowledgeStore:
@@ -99,6 +96,7 @@ class SqlKnowledgeStore:
                         OutboxRow.created_at >= handoff.created_at,
                         OutboxRow.created_at <= until,
                         OutboxRow.status != OutboxStatus.FAILED.value,  # never reached the customer
+                        # The bot's own suggestion, sent by the agent, is in the knowledge base already.
                         OutboxRow.idempotency_key.not_like(f"{SUGGESTED_REPLY_KEY}%"),
                     )
                     .order_by(OutboxRow.id)
@@ -128,9 +126,8 @@ class SqlKnowledgeStore:
     async def _opening(self, session: AsyncSession, handoff: HandoffRow) -> MessageRow | None:
         """The message that opened the handoff; for an admin's takeover, which no message
         opened, the customer's last message before it (what the admin saw and acted on)."""
-        if handoff.rule != ADMIN_TAKEOVER:
-            opener = (await opening_messages(session, [handoff], [handoff.conversation_id])).get(handoff.id)
-            return await session.get(MessageRow, opener.id) if opener is not None else None
+        if handoff.message_id is not None:
+            return await session.get(MessageRow, handoff.message_id)
         return await session.scalar(
             select(MessageRow)
             .where(MessageRow.conversation_id == handoff.conversation_id, MessageRow.received_at <= handoff.created_at)

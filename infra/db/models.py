@@ -137,6 +137,8 @@ class HandoffRow(Base):
     # The rating question written on resolve; open until the customer's next message.
     rating_outbound_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     rating_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The customer message that opened the handoff (None for an admin's takeover).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
 
 
 class HandoffEventRow(Base):

@@ -88,8 +88,9 @@ class Tables:
         message = await self.message(conversation, {"intent": intent} if intent is not None else {}, at=at)
         await self.vote(conversation, await self.answer(conversation, message, at=at), score, at=at)
 
-    async def handoff(self, conversation: int, *, at: datetime = NOW, rule: str = "trigger_phrase") -> int:
-        row = await self._add(HandoffRow(conversation_id=conversation, state="resolved", reason="r", rule=rule, created_at=at))
+    async def handoff(self, conversation: int, opened_by: int | None, *, at: datetime = NOW, rule: str = "trigger_phrase") -> int:
+        row = await self._add(HandoffRow(conversation_id=conversation, state="resolved", reason="r", rule=rule, created_at=at,
+                                         message_id=opened_by))
         return int(row.id)
 
     async def escalated(self, conversation: int, intent: str | None, *, at: datetime, status: str = "answered",
@@ -144,31 +145,27 @@ async def test_handoffs_count_against_the_intent_of_the_message_that_opened_them
 
     first = await tables.conversation()
     await tables.message(first, {"intent": "greeting"}, at=t)  # answered by the bot before
-    await tables.escalated(first, "lost_card", at=t + timedelta(seconds=1))
-    await tables.handoff(first, at=t + timedelta(seconds=2))
-    # While a person had it: relayed messages never open a handoff, whatever they say.
-    await tables.escalated(first, "chitchat", at=t + timedelta(seconds=3), status="relayed")
-    await tables.escalated(first, "fraud", at=t + timedelta(minutes=30))  # later, a second handoff
-    await tables.handoff(first, at=t + timedelta(minutes=30, seconds=1))
+    lost = await tables.escalated(first, "lost_card", at=t + timedelta(seconds=1))
+    await tables.handoff(first, lost, at=t + timedelta(seconds=2))
+    await tables.escalated(first, "chitchat", at=t + timedelta(seconds=3), status="relayed")  # said to a person
+    fraud = await tables.escalated(first, "fraud", at=t + timedelta(minutes=30))  # later, a second handoff
+    await tables.handoff(first, fraud, at=t + timedelta(minutes=30, seconds=1))
 
     second = await tables.conversation("sms")
-    await tables.escalated(second, "lost_card", at=t)
-    await tables.handoff(second, at=t + timedelta(seconds=1))
+    await tables.handoff(second, await tables.escalated(second, "lost_card", at=t), at=t + timedelta(seconds=1))
 
     taken = await tables.conversation()
     await tables.message(taken, {"intent": "fees"}, at=t)
-    await tables.handoff(taken, at=t + timedelta(seconds=5), rule="admin_takeover")  # no message opened it
+    await tables.handoff(taken, None, at=t + timedelta(seconds=5), rule="admin_takeover")  # no message opened it
 
     silent = await tables.conversation()
-    await tables.escalated(silent, None, at=t)  # escalated, but the NLU had no intent
-    await tables.handoff(silent, at=t + timedelta(seconds=1))
+    await tables.handoff(silent, await tables.escalated(silent, None, at=t), at=t + timedelta(seconds=1))  # no intent
 
     no_desk = await tables.conversation()
     await tables.escalated(no_desk, "complaint", at=t, handed_over=False)  # no desk: the bot answered
 
     old = await tables.conversation()
-    await tables.escalated(old, "old_topic", at=LONG_AGO)
-    await tables.handoff(old, at=LONG_AGO + timedelta(seconds=1))  # outside the window
+    await tables.handoff(old, await tables.escalated(old, "old_topic", at=LONG_AGO), at=LONG_AGO + timedelta(seconds=1))
 
     result = await stats(sessions)
 
