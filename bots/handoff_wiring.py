@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Channel, Webhook
+from channels.slack import SlackChannel
 from channels.slack_desk import SlackDesk, SlackDeskConfig, SlackDeskWebhooks, SlackResponder
 from core.admin import AdminRouter
 from core.botdef import LoadedBot
@@ -157,7 +158,10 @@ def build_human_side(
     )
     hooks = SlackDeskWebhooks(config, desk, admin)
     slack = channels.get("slack")
-    if slack is not None and hasattr(slack, "set_agent_hook"):
+    if isinstance(slack, SlackChannel):
+        # Agent-channel messages and desk button clicks reach Slack's customer-channel URLs
+        # (one events URL and one interactions URL per Slack app); the channel hands them on.
         slack.set_agent_hook(hooks.on_agent_event)
+        slack.set_desk_clicks(hooks.on_click)
     return HumanSide(desk, admin, dict(hooks.webhooks()))
 

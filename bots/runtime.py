@@ -18,8 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bots.channel_registry import build_channels
 from bots.handoff_wiring import build_human_side, make_nlu
 from channels.base import Channel, Webhook
-from channels.slack import SlackChannel
-from channels.slack_interactions import INTERACTIONS_PATH
 from core.botdef import LoadedBot, load_bot
 from core.delivery import Delivery
 from core.engine import ConversationEngine
@@ -86,10 +84,15 @@ def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
 
 
 def make_retrain(settings: Settings, bot: LoadedBot, sessions: async_sessionmaker[AsyncSession]) -> PeriodicRetrain:
-    """The periodic retrain: the bot's intent files plus the corrections in the database."""
+    """The periodic retrain: the bot's intent files plus the corrections in the database. Off
+    when bot.yaml names its model file: that file is someone's deliberate choice."""
+    hours = settings.retrain_interval_hours
+    if bot.intent_model_path is not None and hours:
+        log.info("periodic retrain off: bot.yaml names the intent model file %s", bot.intent_model_path)
+        hours = 0
     return PeriodicRetrain(
         bot.definition.name,
-        interval=timedelta(hours=settings.retrain_interval_hours),
+        interval=timedelta(hours=hours),
         claims=SqlBotState(sessions),
         data=lambda: load_intent_data(bot),
         corrections=TrainingDataQueries(sessions).corrections,
@@ -150,11 +153,8 @@ async def build_runtime(
         settings, bot, sessions=sessions, store=store, jobs=jobs, locks=locks, channels=by_name, knowledge=knowledge,
         redis=redis, generator=generator, agent_desk=agent_desk,
     )
-    slack = by_name.get("slack")
-    if isinstance(slack, SlackChannel) and INTERACTIONS_PATH in human.webhooks:
-        slack.set_desk_clicks(human.webhooks[INTERACTIONS_PATH])  # one interactions URL per Slack app
     services = Services(
-        intake=Intake(store, jobs, feedback),
+        intake=Intake(store, jobs, feedback, thanks=bot.definition.texts.rating_thanks),
         turns=TurnProcessor(
             store, jobs, locks, engine, lock_timeout=lock_ttl(bot),
             typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]

@@ -162,6 +162,16 @@ def verify(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str])
         raise SignatureInvalid("Slack signature does not match or timestamp is stale")
 
 
+def refuse_unsigned(verifier: SignatureVerifier, body: bytes, request: Request) -> Response | None:
+    """None when Slack signed `body`; else the refusal to answer (and nothing is read further)."""
+    try:
+        verify(verifier, body, request.headers)
+    except SignatureInvalid as exc:
+        log.warning("slack %s: refused unsigned or forged request: %s", request.url.path, exc)
+        return JSONResponse({"error": "invalid signature"}, status_code=exc.status_code)
+    return None
+
+
 def read_envelope(body: bytes) -> dict[str, Any]:
     try:
         envelope = json.loads(body)
@@ -407,7 +417,7 @@ class SlackChannel:
         self._client = client or make_client(config)
         self._verifier = SignatureVerifier(config.signing_secret)
         self._on_agent_event = on_agent_event
-        self._desk_clicks: Callable[[Request], Awaitable[Response]] | None = None
+        self._desk_clicks: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
         # Parts of a split reply already posted, by outbox idempotency key: a retry after a
         # failure mid-way resumes instead of posting the first parts again (same process only).
         self._posted: dict[str, list[str]] = {}
@@ -417,7 +427,7 @@ class SlackChannel:
         the desk after the channels."""
         self._on_agent_event = hook
 
-    def set_desk_clicks(self, handler: Callable[[Request], Awaitable[Response]] | None) -> None:
+    def set_desk_clicks(self, handler: Callable[[Mapping[str, Any]], Awaitable[None]] | None) -> None:
         """Where clicks that are not a customer's go (the agent desk's buttons): Slack has one
         interactions URL per app, and this channel serves it."""
         self._desk_clicks = handler
@@ -436,14 +446,17 @@ class SlackChannel:
     async def handle_interactions(self, request: Request, intake: Intake) -> Response:
         """A customer's vote is stored, and a choice accepted as a message, before the 200."""
         body = await request.body()
-        if (refused := self._unsigned(body, request)) is not None:
+        if (refused := refuse_unsigned(self._verifier, body, request)) is not None:
             return refused
         try:
-            click = customer_click(read_payload(body))
+            payload = read_payload(body)
+            click = customer_click(payload)
+            if click is None:
+                if self._desk_clicks is not None:
+                    await self._desk_clicks(payload)
+                return Response(status_code=200)
         except BadInput as exc:
             return refusal(exc.status_code, str(exc))
-        if click is None:
-            return await self._desk_clicks(request) if self._desk_clicks is not None else Response(status_code=200)
         try:
             if isinstance(click, VotePress):
                 await intake.vote(click)
@@ -455,18 +468,9 @@ class SlackChannel:
             return refusal(exc.status_code, str(exc))
         return Response(status_code=200)
 
-    def _unsigned(self, body: bytes, request: Request) -> Response | None:
-        """None when Slack signed `body`; else the refusal to answer (nothing is read further)."""
-        try:
-            verify(self._verifier, body, request.headers)
-        except SignatureInvalid as exc:
-            log.warning("slack %s: refused unsigned or forged request: %s", request.url.path, exc)
-            return JSONResponse({"error": "invalid signature"}, status_code=exc.status_code)
-        return None
-
     async def handle_events(self, request: Request, intake: Intake) -> Response:
         body = await request.body()
-        if (refused := self._unsigned(body, request)) is not None:
+        if (refused := refuse_unsigned(self._verifier, body, request)) is not None:
             return refused
         try:
             envelope = read_envelope(body)

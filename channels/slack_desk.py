@@ -17,7 +17,6 @@ Each handler does one or two database writes and returns; Slack's 3-second limit
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,19 +31,19 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from channels.slack import DEFAULT_API_URL, SlackConfig, SlackEvent, delivery_error, make_client, verify
+from channels.slack import DEFAULT_API_URL, SlackConfig, SlackEvent, delivery_error, make_client, refuse_unsigned
 from channels.slack_format import escape_mrkdwn, plain_text
+from channels.slack_interactions import INTERACTIONS_PATH, read_payload
 from core.admin import AdminRequest, AdminRouter
 from core.desk import HandoffDesk
 from core.desk_card import DeskAction, DeskCard
-from core.errors import BadInput, SignatureInvalid, TransientDeliveryError
+from core.errors import BadInput, TransientDeliveryError
 from core.handoff import HandoffState
 from core.records import Role
 
 log = logging.getLogger(__name__)
 
 NAME = "slack-desk"
-INTERACTIONS_PATH = "/webhooks/slack/interactions"
 COMMANDS_PATH = "/webhooks/slack/commands"
 ACTION_PREFIX = "csbot_handoff:"
 SECTION_CHARS = 2900  # a section block takes 3,000 characters
@@ -213,15 +212,9 @@ def read_form(body: bytes) -> dict[str, str]:
         raise BadInput("Slack form body is not UTF-8") from exc
 
 
-def parse_action(form: Mapping[str, str]) -> tuple[DeskAction, int, str, str] | None:
+def parse_action(payload: Mapping[str, Any]) -> tuple[DeskAction, int, str, str] | None:
     """(action, handoff id, clicking user, response_url) of a desk button click; None for any
-    other interaction. Malformed payloads are `BadInput`."""
-    try:
-        payload = json.loads(form.get("payload", ""))
-    except json.JSONDecodeError as exc:
-        raise BadInput("interaction payload is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise BadInput("interaction payload must be a JSON object")
+    other interaction. An unknown desk action is `BadInput`."""
     if payload.get("type") != "block_actions":
         return None
     user = (payload.get("user") or {}).get("id", "")
@@ -250,37 +243,35 @@ class SlackDeskWebhooks:
     def webhooks(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
         return {INTERACTIONS_PATH: self.handle_interaction, COMMANDS_PATH: self.handle_command}
 
-    async def _verified_form(self, request: Request) -> dict[str, str] | Response:
-        body = await request.body()
-        try:
-            verify(self._verifier, body, request.headers)
-        except SignatureInvalid as exc:
-            log.warning("slack %s: refused unsigned or forged request: %s", request.url.path, exc)
-            return JSONResponse({"error": "invalid signature"}, status_code=exc.status_code)
-        try:
-            return read_form(body)
-        except BadInput as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
-
     async def handle_interaction(self, request: Request) -> Response:
-        form = await self._verified_form(request)
-        if isinstance(form, Response):
-            return form
+        """The interactions URL when no Slack customer channel serves it (which otherwise hands
+        the desk's clicks to `on_click`)."""
+        body = await request.body()
+        if (refused := refuse_unsigned(self._verifier, body, request)) is not None:
+            return refused
         try:
-            parsed = parse_action(form)
+            await self.on_click(read_payload(body))
         except BadInput as exc:
             return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+        return Response(status_code=200)
+
+    async def on_click(self, payload: Mapping[str, Any]) -> None:
+        """A verified interaction: a desk button acts on its handoff; anything else is ignored."""
+        parsed = parse_action(payload)
         if parsed is None:
-            return Response(status_code=200)
+            return
         action, handoff_id, user, _ = parsed
         outcome = await self._desk.act(action, handoff_id, user)
         log.info("desk: %s on handoff %s by %s: %s", action, handoff_id, user, outcome.message)
-        return Response(status_code=200)
 
     async def handle_command(self, request: Request) -> Response:
-        form = await self._verified_form(request)
-        if isinstance(form, Response):
-            return form
+        body = await request.body()
+        if (refused := refuse_unsigned(self._verifier, body, request)) is not None:
+            return refused
+        try:
+            form = read_form(body)
+        except BadInput as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
         if self._admin is None:
             return JSONResponse({"response_type": "ephemeral", "text": "Admin commands are not configured."})
         reply = await self._admin.handle(

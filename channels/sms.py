@@ -31,7 +31,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from core.delivery_status import DeliveryStatus, ReceiptOutcome
 from core.errors import BadInput, ConfigError, PermanentDeliveryError, RateLimited, TransientDeliveryError
-from core.feedback import FeedbackStyle, text_prompt
+from core.feedback import FeedbackStyle
 from core.intake import Intake
 from core.messages import ContentKind, Delivered, InboundMessage, OutboundMessage
 from core.optouts import OptOuts
@@ -247,8 +247,8 @@ class SmsChannel:
         """The body as sent: plain text within the segment budget, choices (or the request for a
         vote, which core only makes when there are none) kept at the end."""
         text, choices = sms_text(message.text, message.buttons, message.language)
-        if message.ask_feedback and not choices:
-            choices = gsm7_normalize(text_prompt(message.language))
+        if message.ask_feedback and message.feedback_prompt and not choices:
+            choices = gsm7_normalize(message.feedback_prompt)
         return self._fit(text, message.conversation_key, message.language, tail=choices)
 
     def _fit(self, text: str, address: str, language: str, *, tail: str = "") -> str:

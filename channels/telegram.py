@@ -46,7 +46,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from core.errors import BadInput, ConfigError, NotFound, PermanentDeliveryError, RateLimited, TransientDeliveryError
-from core.feedback import FeedbackStyle, Vote, VotePress, button_payload, parse_button_payload, thanks
+from core.feedback import FeedbackStyle, Vote, VotePress, button_payload, parse_button_payload
 from core.intake import Intake
 from core.messages import Button, ContentKind, Delivered, InboundMessage, OutboundMessage
 from core.ports import RateLimiter
@@ -313,11 +313,11 @@ class TelegramChannel:
         """Stored before the 200; the answer to the webhook stops the spinner with a thank-you."""
         answer: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.id}
         try:
-            recorded = await intake.vote(press)
+            thanks = await intake.vote(press)
         except NotFound as exc:  # an old or forged payload: nothing changes, Telegram must not retry
             log.info("telegram vote ignored: %s", exc)
             return JSONResponse(answer)
-        return JSONResponse({**answer, "text": thanks(recorded.language)})
+        return JSONResponse({**answer, "text": thanks} if thanks else answer)
 
     async def _inbound(self, update: Update) -> InboundMessage | None:
         if update.callback_query is not None:

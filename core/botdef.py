@@ -72,9 +72,15 @@ class Texts(_Strict):
         "en": "Our colleague has finished helping you and I'm back. How did we do? Reply with a number from 1 (poor) to 5 (excellent).",
         "zh": "人工客服已结束本次服务，我会继续为您服务。请为本次服务打分：回复 1（很差）到 5（很好）。",
     }
+    # Also the answer to a 👍/👎 vote.
     rating_thanks: dict[str, str] = {
         "en": "Thank you for your feedback!",
         "zh": "感谢您的评价！",
+    }
+    # The last line of an answer on a channel without buttons (SMS), asking for a vote.
+    feedback_request: dict[str, str] = {
+        "en": "Did this help? Reply 1 if it did, 2 if not.",
+        "zh": "这个回答有帮助吗？有帮助请回复 1，没有请回复 2。",
     }
 
 

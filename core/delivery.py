@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 
 from core.errors import PermanentDeliveryError, RateLimited, TransientDeliveryError
-from core.feedback import ASK_KEY, ASKED
+from core.feedback import ASK_KEY, ASKED, PROMPT_KEY
 from core.messages import OutboundMessage
 from core.ports import ChannelSender, JobQueue, Locks, Store
 from core.records import Outbound
@@ -33,6 +33,7 @@ def as_message(row: Outbound) -> OutboundMessage:
         buttons=row.buttons,
         metadata=row.metadata,
         ask_feedback=row.metadata.get(ASK_KEY) == ASKED,
+        feedback_prompt=row.metadata.get(PROMPT_KEY, ""),
     )
 
 

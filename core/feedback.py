@@ -19,9 +19,11 @@ from enum import IntEnum, StrEnum
 
 from core.reply import Reply, ReplySource
 
-# Metadata key on an outbox row that asked for feedback, and its value.
+# Metadata keys on an outbox row that asks for feedback: the marker, and the text a channel
+# without buttons ends the answer with (the bot's `feedback_request`).
 ASK_KEY = "feedback"
 ASKED = "ask"
+PROMPT_KEY = "feedback_prompt"
 THUMBS = "thumbs"  # the feedback table's kind for these votes (ratings are "rating")
 BUTTON_PREFIX = "fb:"
 
@@ -59,28 +61,14 @@ class VotePress:
 
 @dataclass(frozen=True, slots=True)
 class VoteRecorded:
-    """The stored vote, with the language of the answer (for the channel's "thanks")."""
+    """The stored vote, with the language of the answer (for the "thanks")."""
 
     outbound_id: int
     vote: Vote
     language: str
 
 
-_TEXT_PROMPT = {
-    "en": "Did this help? Reply 1 if it did, 2 if not.",
-    "zh": "这个回答有帮助吗？有帮助请回复 1，没有请回复 2。",
-}
-_THANKS = {"en": "Thanks for your feedback!", "zh": "感谢您的反馈！"}
 _TEXT_VOTES = {"1": Vote.UP, "2": Vote.DOWN, "👍": Vote.UP, "👎": Vote.DOWN}
-
-
-def text_prompt(language: str) -> str:
-    """The line an SMS answer ends with when it asks for a vote."""
-    return _TEXT_PROMPT.get(language, _TEXT_PROMPT["en"])
-
-
-def thanks(language: str) -> str:
-    return _THANKS.get(language, _THANKS["en"])
 
 
 def asks_feedback(reply: Reply, style: FeedbackStyle) -> bool:

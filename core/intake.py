@@ -7,10 +7,11 @@ too, and is simply recorded: it needs no turn and no answer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import BadInput, NotFound, PayloadTooLarge
-from core.feedback import VotePress, VoteRecorded
+from core.feedback import VotePress
 from core.messages import ContentKind, InboundMessage
 from core.ports import FeedbackStore, JobQueue, Store
 
@@ -34,10 +35,13 @@ def validate(message: InboundMessage) -> None:
 
 
 class Intake:
-    def __init__(self, store: Store, jobs: JobQueue, feedback: FeedbackStore | None = None) -> None:
+    def __init__(
+        self, store: Store, jobs: JobQueue, feedback: FeedbackStore | None = None, *, thanks: Mapping[str, str] | None = None
+    ) -> None:
         self._store = store
         self._jobs = jobs
         self._feedback = feedback
+        self._thanks = thanks or {}
 
     async def accept(self, message: InboundMessage) -> Accepted:
         validate(message)
@@ -46,12 +50,14 @@ class Intake:
             self._jobs.enqueue_inbound(message_id)
         return Accepted(message_id, duplicate=not created)
 
-    async def vote(self, press: VotePress) -> VoteRecorded:
-        """Record a 👍/👎 press; `NotFound` when its conversation has no such answer (a stale or
-        forged payload), in which case nothing changes."""
+    async def vote(self, press: VotePress) -> str:
+        """Record a 👍/👎 press; returns the thanks to show, in the answer's language. `NotFound`
+        when its conversation has no such answer asking for a vote (a stale or forged payload),
+        in which case nothing changes."""
         if self._feedback is None:
             raise NotFound("feedback is not recorded in this process")
         recorded = await self._feedback.record_vote(press)
         if recorded is None:
-            raise NotFound(f"no answer {press.outbound_id} in {press.channel} conversation {press.conversation_key!r}")
-        return recorded
+            raise NotFound(f"no answer {press.outbound_id} asking for a vote in {press.channel} "
+                           f"conversation {press.conversation_key!r}")
+        return self._thanks.get(recorded.language) or self._thanks.get("en", "")

@@ -60,8 +60,10 @@ class OutboundMessage:
     language: str = "en"
     buttons: tuple[Button, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
-    # Ask the customer to rate this answer, in the channel's own way (see core.feedback).
+    # Ask the customer to rate this answer, in the channel's own way (see core.feedback); a
+    # channel without buttons ends the answer with `feedback_prompt`.
     ask_feedback: bool = False
+    feedback_prompt: str = ""
 
 
 @dataclass(frozen=True, slots=True)

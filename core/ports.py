@@ -80,7 +80,7 @@ class FeedbackStore(Protocol):
 
     async def open_text_vote(self, conversation_id: int) -> int | None:
         """The answer a typed "1"/"2" would rate: the conversation's latest outbox row, when it
-        asked for a vote and has none yet."""
+        asked for a vote."""
 
 
 class JobQueue(Protocol):

@@ -29,5 +29,7 @@ class Reply:
     # The best knowledge passage behind the answer, verbatim: what a customer is told at once
     # on a sensitive topic, before a person takes over.
     passage: str = ""
-    # The answer ends by asking the customer for a 👍/👎 (see core.feedback).
+    # The answer ends by asking the customer for a 👍/👎 (see core.feedback); channels without
+    # buttons ask with `feedback_prompt`.
     ask_feedback: bool = False
+    feedback_prompt: str = ""

@@ -109,8 +109,9 @@ class TurnProcessor:
         if decision.escalate and desk is not None:
             await self._escalate(desk, conversation, message, decision, reply)
             return
-        if self._feedback is not None and asks_feedback(reply, self._style(conversation.channel)):
-            reply = replace(reply, ask_feedback=True)
+        if self._feedback is not None and asks_feedback(reply, style := self._style(conversation.channel)):
+            prompt = self._engine.bot.text("feedback_request", reply.language) if style is FeedbackStyle.TEXT else ""
+            reply = replace(reply, ask_feedback=True, feedback_prompt=prompt)
         await self._store.record_reply(message_id, reply)
         await self._store.set_conversation_state(conversation_id, language=reply.language, failed_turns=failed)
 

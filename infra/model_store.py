@@ -5,8 +5,8 @@ the file, and ``intents.previous.pkl`` beside it holding the model it
 replaced (for a manual rollback). The model dir is ``CSBOT_MODEL_DIR``, or
 ``.csbot/models`` under the working directory, next to the default SQLite
 file. A bot whose bot.yaml names an ``intent_model`` file keeps its model
-there instead (an explicit choice beats the default). Models are trained by ``csbot train`` / ``csbot retrain``, never on
-the request path: :func:`load_intent_model` only reads.
+there instead (an explicit choice beats the default). Models are trained by ``csbot train`` / ``csbot retrain`` and the
+periodic retrain job, never on the request path: loading only reads.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ class WatchedIntentModel:
     def __init__(self, path: Path, *, every: float = 10.0) -> None:
         self._path = path
         self._every = every
-        self._model = IntentModel.load(path)
         self._stamp = _stamp(path)
+        self._model = IntentModel.load(path)
         self._checked = time.monotonic()
 
     @property
@@ -140,12 +140,12 @@ class WatchedIntentModel:
         self._checked = now
         stamp = _stamp(self._path)
         if stamp != self._stamp and stamp is not None:
+            self._stamp = stamp  # taken before loading: a file installed meanwhile is seen next time
             try:
                 self._model = IntentModel.load(self._path)
                 log.info("loaded the newly installed intent model %s", self._path)
             except ModelFileError as exc:
                 log.error("kept the current intent model; the new file is unusable: %s", exc)
-            self._stamp = stamp
         return self._model
 
 

@@ -47,9 +47,6 @@ class InProcessJobs:
     def enqueue_sweep(self) -> None:
         self._spawn(jobs.sweep, delay=0.0, name="sweep")
 
-    def enqueue_retrain(self) -> None:
-        self._spawn(jobs.retrain, delay=0.0, name="retrain")
-
     def _spawn(self, job: Callable[[Services], Awaitable[int]], *, delay: float, name: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job, delay, name), name=name)
         self._tasks.add(task)

@@ -1,10 +1,11 @@
-"""The periodic retrain: at most once per interval across every worker, never on the event loop.
+"""The periodic retrain: at most once per interval across every worker.
 
-Every worker's ticker asks for it (see `workers.celery_app`); a claim in the shared database
-lets exactly one of them run it per interval, so adding workers never multiplies the work.
-Training is CPU-bound for seconds to minutes, so it runs in a thread while the worker's loop
-keeps serving. What it installs is what `csbot retrain` would: a model no worse than the one in
-place on the same held-out examples (see `core.learning.retraining`).
+Every worker's ticker asks for it on the `learning` queue (see `workers.celery_app`); a claim in
+the shared database lets exactly one of them run it per interval, so adding workers never
+multiplies the work. Training is CPU-bound for seconds to minutes and occupies the worker
+process that runs it, which is why it has a queue of its own rather than sitting in front of
+customer messages. What it installs is what `csbot retrain` would: a model no worse than the one
+in place on the same held-out examples (see `core.learning.retraining`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from core.nlu.intents import IntentModelConfig
 
 log = logging.getLogger(__name__)
 
-RETRAIN_CLAIM = "retrain"
 
 
 class PeriodClaims(Protocol):
@@ -59,7 +59,7 @@ class PeriodicRetrain:
 
     async def run_if_due(self) -> RetrainOutcome | None:
         """Retrain when this interval's claim is ours; None when it is not due or cannot run."""
-        if not self.enabled or not await self._claims.claim_period(RETRAIN_CLAIM, self._interval):
+        if not self.enabled or not await self._claims.claim_period(f"retrain:{self._bot}", self._interval):
             return None
         try:
             data = await asyncio.to_thread(self._data)

@@ -1,8 +1,8 @@
 """Sentence encoders: optional dense features for the intent classifier, by name.
 
 The default classifier needs nothing beyond scikit-learn. A bot that wants the last few points
-of accuracy can add a sentence encoder's embedding to the TF-IDF features (`encoder:` under
-`nlu` in bot.yaml, or `csbot eval intents --encoder NAME`). Measured on BANKING77, TF-IDF plus
+of accuracy can add a sentence encoder's embedding to the TF-IDF features (`intent_encoder:` in
+bot.yaml, or `csbot eval intents --encoder NAME`). Measured on BANKING77, TF-IDF plus
 all-MiniLM-L6-v2 embeddings reached 0.935 on the held-out tenth where TF-IDF alone reached
 0.914, at about a hundred messages a second per core instead of thousands.
 

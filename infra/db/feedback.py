@@ -30,6 +30,7 @@ class SqlFeedbackStore:
                     OutboxRow.channel == press.channel,
                     OutboxRow.conversation_key == press.conversation_key,
                     OutboxRow.role == Role.BOT.value,
+                    OutboxRow.meta[ASK_KEY].as_string() == ASKED,  # only answers that asked
                 )
             )
             if answer is None:
@@ -47,6 +48,8 @@ class SqlFeedbackStore:
             return VoteRecorded(answer.id, press.vote, answer.language)
 
     async def open_text_vote(self, conversation_id: int) -> int | None:
+        """The question closes with the next thing the bot writes (the thanks, say), not with the
+        vote itself: a turn re-run after a crash between the vote and the thanks finds it open."""
         async with self._sessions() as session:
             latest = (
                 await session.execute(
@@ -56,9 +59,6 @@ class SqlFeedbackStore:
                     .limit(1)
                 )
             ).first()
-            if latest is None or (latest.meta or {}).get(ASK_KEY) != ASKED:
-                return None
-            voted = await session.scalar(
-                select(FeedbackRow.id).where(FeedbackRow.outbound_id == latest.id, FeedbackRow.kind == THUMBS)
-            )
-        return None if voted is not None else int(latest.id)
+        if latest is None or (latest.meta or {}).get(ASK_KEY) != ASKED:
+            return None
+        return int(latest.id)

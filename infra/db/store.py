@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import NotFound
-from core.feedback import ASK_KEY, ASKED
+from core.feedback import ASK_KEY, ASKED, PROMPT_KEY
 from core.messages import Button, ContentKind, Delivered, InboundMessage
 from core.records import Conversation, InboundStatus, Outbound, OutboxStatus, Role, StoredMessage, Turn
 from core.reply import Reply
@@ -35,8 +35,14 @@ def reply_row(message: MessageRow, conversation: ConversationRow, reply: Reply, 
         language=reply.language,
         source=reply.source.value,
         buttons={"items": [[b.label, b.value] for b in reply.buttons]},
-        meta={**message.meta, **({ASK_KEY: ASKED} if reply.ask_feedback else {})},
+        meta={**message.meta, **feedback_meta(reply)},
     )
+
+
+def feedback_meta(reply: Reply) -> dict[str, str]:
+    if not reply.ask_feedback:
+        return {}
+    return {ASK_KEY: ASKED, **({PROMPT_KEY: reply.feedback_prompt} if reply.feedback_prompt else {})}
 
 
 class SqlStore:

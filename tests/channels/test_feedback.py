@@ -3,6 +3,7 @@ customer's press (or "1"/"2" on SMS) is stored against that answer, and nothing 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -12,7 +13,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from core.feedback import Vote, button_payload, parse_text_vote
+from core.feedback import Vote, VotePress, button_payload, parse_text_vote
+from infra.db.engine import make_sessions
+from infra.db.feedback import SqlFeedbackStore
 from tests.channels.conftest import BOTH_BACKENDS, TG_BOT_ID, System
 from tests.channels.slack_support import (
     BOT_USER,
@@ -75,7 +78,7 @@ async def test_telegram_answer_carries_vote_buttons_and_a_press_is_stored(
     ]
 
     response = await tg_post(telegram, press(f"fb:{answer.id}:down"))
-    assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": "q1", "text": "Thanks for your feedback!"}
+    assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": "q1", "text": "Thank you for your feedback!"}
     assert await votes(telegram) == [(answer.id, -1)]
 
     # Pressing again changes the vote: one vote per answer, never a second row.
@@ -97,6 +100,29 @@ async def test_telegram_vote_on_another_chats_answer_changes_nothing(telegram: S
         assert response.status_code == 200  # acknowledged, so Telegram does not retry it
         assert "text" not in response.json()
     assert await votes(telegram) == []
+
+
+async def test_a_message_that_did_not_ask_cannot_be_voted_on(telegram: System, telegram_api: FakeTelegramAPI) -> None:
+    sticker = {"file_id": "CAACAgIAAxk", "file_unique_id": "AgAD", "type": "regular", "width": 512, "height": 512,
+               "is_animated": False, "is_video": False}
+    await tg_post(telegram, update(message=message(sticker=sticker)))  # answered with a fixed text
+    await telegram.settle()
+    [canned] = await telegram.outbox()
+    assert "reply_markup" not in telegram_api.sent(TG_CUSTOMER)[0]
+    await tg_post(telegram, press(f"fb:{canned.id}:down"))
+    assert await votes(telegram) == []
+
+
+@BOTH_BACKENDS
+async def test_concurrent_presses_on_one_answer_leave_one_vote(telegram: System) -> None:
+    await tg_post(telegram, update(message=message("How do I freeze my card?")))
+    await telegram.settle()
+    [answer] = await telegram.outbox()
+    presses = [press(f"fb:{answer.id}:{'up' if i % 2 else 'down'}", query_id=f"q{i}") for i in range(6)]
+    responses = await asyncio.gather(*(tg_post(telegram, p) for p in presses))
+    assert {r.status_code for r in responses} == {200}
+    [(voted, score)] = await votes(telegram)
+    assert voted == answer.id and score in (1, -1)
 
 
 # --- SMS: a "reply 1 / 2" line, the customer's next message -------------------------------------
@@ -126,6 +152,22 @@ async def test_sms_answer_asks_for_1_or_2_and_the_reply_is_stored_as_a_vote(sms:
     await sms.settle()
     assert await votes(sms) == [(answer.id, 1)]
     assert len(twilio_api.sent_to(SMS_CUSTOMER)) == 3
+
+
+@BOTH_BACKENDS
+async def test_a_vote_recorded_by_a_turn_that_crashed_before_its_thanks_is_thanked_on_the_rerun(
+    sms: System, twilio_api: FakeTwilioAPI
+) -> None:
+    await sms_post(sms, SMS_HOOK, inbound_params("How do I freeze my card?"))
+    await sms.settle()
+    [answer] = await sms.outbox()
+    # What the crashed run left behind: the vote stored, no thanks written.
+    await SqlFeedbackStore(make_sessions(sms.runtime.db)).record_vote(VotePress("sms", SMS_CUSTOMER, answer.id, Vote.UP))
+
+    await sms_post(sms, SMS_HOOK, inbound_params("1"))
+    await sms.settle()
+    assert await votes(sms) == [(answer.id, 1)]
+    assert twilio_api.sent_to(SMS_CUSTOMER)[-1].body == "Thank you for your feedback!"
 
 
 async def test_sms_digit_without_an_open_question_is_an_ordinary_message(sms: System, twilio_api: FakeTwilioAPI) -> None:

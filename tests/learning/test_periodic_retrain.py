@@ -28,12 +28,12 @@ def sessions(db_sessions: async_sessionmaker[AsyncSession]) -> async_sessionmake
 
 async def test_one_claim_per_interval_however_many_workers_ask(sessions: async_sessionmaker[AsyncSession]) -> None:
     claims = [SqlBotState(sessions) for _ in range(6)]  # six workers, one database
-    first = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=1)) for c in claims))
+    first = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=2)) for c in claims))
     assert sorted(first) == [False] * 5 + [True]
-    again = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=1)) for c in claims))
+    again = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=2)) for c in claims))
     assert not any(again)  # not due yet
-    await asyncio.sleep(1.1)
-    later = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=1)) for c in claims))
+    await asyncio.sleep(2.1)
+    later = await asyncio.gather(*(c.claim_period("retrain", timedelta(seconds=2)) for c in claims))
     assert sorted(later) == [False] * 5 + [True]
 
 
@@ -86,17 +86,41 @@ def test_a_running_process_picks_up_a_newly_installed_model(small_bot: LoadedBot
     assert watched.predict("I lost my card").intent == "renamed_lost_or_stolen_card"
 
 
-async def test_the_runtime_runs_the_retrain_as_a_job(small_bot: LoadedBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_worker_job_retrains_with_the_runtime_wiring(small_bot: LoadedBot, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from bots.runtime import build_runtime
     from infra.settings import load_settings
+    from workers import jobs
 
     monkeypatch.setenv("CSBOT_MODEL_DIR", str(tmp_path / "models"))
     settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/rt.db", redis_url=None, llm_base_url=None,
                              csbot_bot=small_bot.folder)
     runtime = await build_runtime(settings)
     try:
-        runtime.jobs.enqueue_retrain()  # what the ticker does every 30 s
-        await runtime.jobs.drain(timeout=120)
+        assert await jobs.retrain(runtime.services) == 1  # what the Celery task runs
+        assert await jobs.retrain(runtime.services) == 0  # not due again this interval
     finally:
         await runtime.close()
     assert (tmp_path / "models" / "testbot" / "intents.pkl").exists()
+
+
+async def test_a_model_file_named_in_bot_yaml_is_never_retrained_over(small_bot: LoadedBot, tmp_path: Path) -> None:
+    from bots.runtime import build_runtime
+    from core.botdef import load_bot
+    from infra.settings import load_settings
+    from workers import jobs
+
+    bot_file = small_bot.folder / "bot.yaml"
+    bot_file.write_text(bot_file.read_text(encoding="utf-8") + "intent_model: chosen.pkl\n", encoding="utf-8")
+    bot = load_bot(small_bot.folder)
+    FileModelStore.for_bot(bot).install(trained(bot))
+    before = (small_bot.folder / "chosen.pkl").read_bytes()
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/rt.db", redis_url=None, llm_base_url=None,
+                             csbot_bot=small_bot.folder)
+    runtime = await build_runtime(settings)
+    try:
+        assert await jobs.retrain(runtime.services) == 0
+    finally:
+        await runtime.close()
+    assert (small_bot.folder / "chosen.pkl").read_bytes() == before
+    assert not (small_bot.folder / "intents.previous.pkl").exists()

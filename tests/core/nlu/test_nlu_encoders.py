@@ -92,3 +92,13 @@ def test_minilm_with_the_extra_installed_embeds_paraphrases_close_together() -> 
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_a_model_saved_before_encoders_existed_still_loads_and_predicts() -> None:
+    from core.nlu.datasets import load_examples
+
+    fixtures = Path(__file__).parent / "fixtures"
+    old = IntentModel.load(fixtures / "model_before_encoders.pkl")  # its FeatureConfig has no encoder fields
+    new = IntentModel.train(load_examples(fixtures / "tiny_train.csv", "train"))
+    texts = [text for text, _ in load_examples(fixtures / "tiny_test.csv", "test")]
+    assert [p.intent for p in old.predict_batch(texts)] == [p.intent for p in new.predict_batch(texts)]
