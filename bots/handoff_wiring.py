@@ -23,7 +23,6 @@ from core.botdef import LoadedBot
 from core.desk import HandoffDesk
 from core.knowledge_index import KnowledgeIndex
 from core.knowledge_suggestions import KnowledgeSuggestions
-from core.nlu.errors import ModelFileError
 from core.nlu.understanding import NluPipeline
 from core.paging import ChannelPager
 from core.ports import AgentDesk, Generator, JobQueue, Locks, Pager, Store
@@ -44,13 +43,9 @@ PLATFORM_CHANNELS = ("telegram", "slack", "sms")
 
 
 def make_nlu(bot: LoadedBot) -> NluPipeline:
-    """The bot's NLU: with its trained intent model when the file is there (and whatever a later
-    retrain installs over it), else without."""
-    try:
-        return NluPipeline(watch_intent_model(bot), oos_threshold=bot.definition.intent_oos_threshold)
-    except ModelFileError as exc:
-        log.warning("intent model not used: %s", exc)
-        return NluPipeline(None)
+    """The bot's NLU, with the intent model installed now or by a later (re)train; an unusable
+    model file is logged and the bot answers without intents meanwhile."""
+    return NluPipeline(watch_intent_model(bot), oos_threshold=bot.definition.intent_oos_threshold)
 
 
 def desk_config(settings: Settings) -> SlackDeskConfig | None:

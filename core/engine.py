@@ -51,10 +51,6 @@ class ConversationEngine:
         self.nlu = nlu or NluPipeline(None)
         self._extractive = ExtractiveResponder(bot)
 
-    @property
-    def has_intent_model(self) -> bool:
-        return self.nlu.oos_threshold is not None
-
     def understand(self, message: StoredMessage) -> Understanding | None:
         """Intent, sentiment, entities and language of a text message (None for media)."""
         if message.kind is ContentKind.MEDIA or not message.text.strip():

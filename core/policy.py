@@ -88,9 +88,8 @@ class Policy:
     so that signal is only trusted when a model exists.
     """
 
-    def __init__(self, rules: Escalation, *, has_intent_model: bool, min_grounding: float = 0.0) -> None:
+    def __init__(self, rules: Escalation, *, min_grounding: float = 0.0) -> None:
         self._rules = rules
-        self._has_model = has_intent_model
         self._min_grounding = min_grounding
         self._triggers = PhraseMatcher(rules.trigger_phrases)
         self._sensitive = PhraseMatcher(rules.always_escalate_phrases)
@@ -101,7 +100,7 @@ class Policy:
             return False
         if reply.needs_human or reply.source is ReplySource.HOLDING:
             return True
-        if self._has_model and understanding is not None:
+        if understanding is not None and understanding.classified:
             unsure = understanding.out_of_scope or understanding.intent_confidence < self._rules.confidence_threshold
             return unsure and reply.grounding_score < 2 * self._min_grounding
         return False
@@ -126,7 +125,7 @@ class Policy:
         return ANSWER
 
     def _sensitive_topic(self, text: str, understanding: Understanding | None) -> Decision | None:
-        if understanding is not None and self._has_model and not understanding.out_of_scope:
+        if understanding is not None and understanding.classified and not understanding.out_of_scope:
             if understanding.intent in self._intents and understanding.intent_confidence >= self._rules.confidence_threshold:
                 return _escalate(
                     Rule.ALWAYS_ESCALATE_INTENT,

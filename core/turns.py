@@ -57,7 +57,7 @@ class TurnProcessor:
         self._feedback = feedback
         self._feedback_styles = feedback_styles or {}
         bot = engine.bot
-        self._policy = Policy(bot.escalation, has_intent_model=engine.has_intent_model, min_grounding=bot.retrieval.min_score)
+        self._policy = Policy(bot.escalation, min_grounding=bot.retrieval.min_score)
 
     async def process(self, message_id: int) -> int:
         """Handle what is unhandled in this message's conversation; returns messages handled."""

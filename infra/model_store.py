@@ -26,7 +26,7 @@ from core.learning.model_card import ModelCard
 from core.learning.ports import CurrentModel
 from core.learning.training import TrainedModel
 from core.nlu.errors import ModelFileError
-from core.nlu.intents import IntentModel, IntentPrediction
+from core.nlu.intents import IntentModel
 from core.nlu.model_file import read_model_and_metadata
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,9 @@ class FileModelStore:
         return str(self.path)
 
 
-def watch_intent_model(bot: LoadedBot, root: Path | None = None) -> WatchedIntentModel | None:
-    """The bot's installed intent model, kept current with new installs; None when none was trained."""
-    path = model_path(bot, root)
-    return WatchedIntentModel(path) if path.exists() else None
+def watch_intent_model(bot: LoadedBot, root: Path | None = None) -> WatchedIntentModel:
+    """The bot's intent model as installed now and by every later (re)train."""
+    return WatchedIntentModel(model_path(bot, root))
 
 
 def load_intent_model(bot: LoadedBot, root: Path | None = None) -> IntentModel | None:
@@ -110,11 +109,13 @@ def load_intent_model(bot: LoadedBot, root: Path | None = None) -> IntentModel |
 
 
 class WatchedIntentModel:
-    """The installed model, re-read when its file is replaced (by a retrain in any process).
+    """The bot's installed model, re-read when its file appears or is replaced (by a retrain in
+    any process): an `IntentModelSource` for `core.nlu.NluPipeline`.
 
     Every process keeps serving with the model it has; at most every `every` seconds a `stat`
     of the file tells whether a new one was installed, which is then loaded in place. A file
-    that cannot be read is logged and the model in hand kept: a bad install must not stop answers.
+    that cannot be read is logged and the model in hand kept (none at first): a bad install must
+    not stop answers.
     """
 
     __slots__ = ("_checked", "_every", "_model", "_path", "_stamp")
@@ -122,31 +123,28 @@ class WatchedIntentModel:
     def __init__(self, path: Path, *, every: float = 10.0) -> None:
         self._path = path
         self._every = every
-        self._stamp = _stamp(path)
-        self._model = IntentModel.load(path)
+        self._model: IntentModel | None = None
+        self._stamp: tuple[int, int] | None = None
         self._checked = time.monotonic()
+        self._reload()
 
-    @property
-    def threshold(self) -> float:
-        return self._current().threshold
-
-    def predict(self, text: str, *, threshold: float | None = None) -> IntentPrediction:
-        return self._current().predict(text, threshold=threshold)
-
-    def _current(self) -> IntentModel:
+    def current(self) -> IntentModel | None:
         now = time.monotonic()
-        if now - self._checked < self._every:
-            return self._model
-        self._checked = now
-        stamp = _stamp(self._path)
-        if stamp != self._stamp and stamp is not None:
-            self._stamp = stamp  # taken before loading: a file installed meanwhile is seen next time
-            try:
-                self._model = IntentModel.load(self._path)
-                log.info("loaded the newly installed intent model %s", self._path)
-            except ModelFileError as exc:
-                log.error("kept the current intent model; the new file is unusable: %s", exc)
+        if now - self._checked >= self._every:
+            self._checked = now
+            self._reload()
         return self._model
+
+    def _reload(self) -> None:
+        stamp = _stamp(self._path)
+        if stamp is None or stamp == self._stamp:
+            return
+        self._stamp = stamp  # taken before loading: a file installed meanwhile is seen next time
+        try:
+            self._model = IntentModel.load(self._path)
+            log.info("using the intent model %s", self._path)
+        except ModelFileError as exc:
+            log.error("intent model not used (keeping %s): %s", "the current one" if self._model else "none", exc)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

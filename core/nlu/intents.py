@@ -29,7 +29,12 @@ from core.nlu.calibration import fit_temperature, softmax
 from core.nlu.encoders import EncoderUnavailable
 from core.nlu.errors import ModelFileError, TrainingDataError
 from core.nlu.features import FeatureConfig, TextFeaturizer
-from core.nlu.oos_threshold import DEFAULT_IN_SCOPE_REJECTION, ThresholdEvidence, choose_threshold
+from core.nlu.oos_threshold import (
+    DEFAULT_IN_SCOPE_REJECTION,
+    DEFAULT_OOS_RECALL_TARGET,
+    ThresholdEvidence,
+    choose_threshold,
+)
 
 DEFAULT_OOS_LABEL = "oos"
 
@@ -58,6 +63,9 @@ class IntentModelConfig:
     calibration_folds: int = 3
     in_scope_rejection: float = DEFAULT_IN_SCOPE_REJECTION
     oos_weight: float = 0.0
+    # With labelled out-of-scope examples: the threshold that rejects this share of them (out of
+    # fold) with the fewest in-scope losses. None: the in-scope rejection rule in any case.
+    oos_recall_target: float | None = DEFAULT_OOS_RECALL_TARGET
     random_state: int = 0
 
 
@@ -123,6 +131,7 @@ class IntentModel:
             _evidence(softmax(oof_scores, temperature), targets, classes, oos_label),
             in_scope_rejection=config.in_scope_rejection,
             oos_weight=config.oos_weight,
+            oos_recall_target=config.oos_recall_target,
         )
         scorer = _fit_scorer(features, targets, classes, config)
         return cls(featurizer, scorer, temperature, oos_label, threshold)

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Final, Protocol
 
 from core.nlu.entities import Entity, extract_entities
-from core.nlu.intents import IntentPrediction
+from core.nlu.intents import IntentModel
 from core.nlu.language import detect_language
 from core.nlu.sentiment import SentimentLabel, analyze_sentiment
 
@@ -31,15 +31,27 @@ class Understanding:
     sentiment_score: float
     entities: tuple[Entity, ...]
     language: str
+    # An intent model read the message. Without one, intent and out_of_scope are placeholders
+    # ("unknown", out of scope) that no rule should trust.
+    classified: bool
 
 
-class IntentClassifier(Protocol):
-    """What the pipeline needs of an intent model (an `IntentModel`, or one that reloads itself)."""
+class IntentModelSource(Protocol):
+    """Where the pipeline gets the intent model for each message: one fixed model, or one that
+    follows what a retrain installs (`infra.model_store.WatchedIntentModel`)."""
 
-    @property
-    def threshold(self) -> float: ...
+    def current(self) -> IntentModel | None:
+        """The model to classify with now; None while there is none."""
 
-    def predict(self, text: str, *, threshold: float | None = None) -> IntentPrediction: ...
+
+class _Fixed:
+    __slots__ = ("_model",)
+
+    def __init__(self, model: IntentModel | None) -> None:
+        self._model = model
+
+    def current(self) -> IntentModel | None:
+        return self._model
 
 
 class NluPipeline:
@@ -47,26 +59,28 @@ class NluPipeline:
 
     ``oos_threshold`` overrides the threshold stored in the model, so a
     deployment can trade coverage for caution without retraining. Without
-    a model every message gets intent ``"unknown"`` with confidence 0.0
-    and is out of scope.
+    a model every message gets intent ``"unknown"`` with confidence 0.0,
+    is out of scope and is not ``classified``.
     """
 
-    __slots__ = ("_model", "_oos_threshold")
+    __slots__ = ("_oos_threshold", "_source")
 
-    def __init__(self, model: IntentClassifier | None, oos_threshold: float | None = None) -> None:
-        self._model = model
+    def __init__(self, model: IntentModel | IntentModelSource | None, oos_threshold: float | None = None) -> None:
+        self._source: IntentModelSource = model if model is not None and not isinstance(model, IntentModel) else _Fixed(model)
         self._oos_threshold = oos_threshold
 
     @property
     def oos_threshold(self) -> float | None:
         """Threshold in force: the override, else the model's own (None without a model)."""
-        if self._oos_threshold is not None:
-            return self._oos_threshold
-        return self._model.threshold if self._model is not None else None
+        model = self._source.current()
+        if model is None:
+            return None
+        return self._oos_threshold if self._oos_threshold is not None else model.threshold
 
     def analyze(self, text: str, *, today: date | None = None) -> Understanding:
         """Return the :class:`Understanding` of ``text``; ``today`` anchors relative dates."""
-        intent, confidence, out_of_scope = self._intent(text)
+        model = self._source.current() if text.strip() else None
+        intent, confidence, out_of_scope = self._intent(model, text)
         sentiment = analyze_sentiment(text)
         return Understanding(
             intent=intent,
@@ -76,10 +90,11 @@ class NluPipeline:
             sentiment_score=sentiment.score,
             entities=extract_entities(text, today=today),
             language=detect_language(text),
+            classified=model is not None,
         )
 
-    def _intent(self, text: str) -> tuple[str, float, bool]:
-        if self._model is None or not text.strip():
+    def _intent(self, model: IntentModel | None, text: str) -> tuple[str, float, bool]:
+        if model is None:
             return UNKNOWN_INTENT, 0.0, True
-        prediction = self._model.predict(text, threshold=self._oos_threshold)
+        prediction = model.predict(text, threshold=self._oos_threshold)
         return prediction.intent, prediction.confidence, prediction.out_of_scope

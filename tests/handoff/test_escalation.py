@@ -137,10 +137,10 @@ async def test_ordinary_questions_are_not_escalated(desk: DeskSystem) -> None:
 
 
 def understanding(text: str = "", *, intent: str = "unknown", confidence: float = 0.0, oos: bool = True,
-                  sentiment: float = 0.0) -> Understanding:
+                  sentiment: float = 0.0, classified: bool = True) -> Understanding:
     return Understanding(intent=intent, intent_confidence=confidence, out_of_scope=oos,
                          sentiment="negative" if sentiment < 0 else "neutral", sentiment_score=sentiment,
-                         entities=(), language="en")
+                         entities=(), language="en", classified=classified)
 
 
 RULES = Escalation(
@@ -151,14 +151,15 @@ ANSWERED = Reply("Freeze your card in the app.", "en", ReplySource.EXTRACTIVE, g
 
 
 def test_the_intent_model_escalates_sensitive_intents_only_when_confident() -> None:
-    policy = Policy(RULES, has_intent_model=True, min_grounding=0.12)
+    policy = Policy(RULES, min_grounding=0.12)
     confident = understanding(intent="compromised_card", confidence=0.91, oos=False)
     decision = policy.decide("someone used my card in Paris", confident, ANSWERED, failed_turns=0)
     assert decision.escalate and decision.rule is Rule.ALWAYS_ESCALATE_INTENT and decision.safety_answer
     unsure = understanding(intent="compromised_card", confidence=0.2, oos=True)
     assert not policy.decide("someone used my card in Paris", unsure, ANSWERED, failed_turns=0).escalate
     # without a model the "intent" is a placeholder and never trusted
-    assert not Policy(RULES, has_intent_model=False).decide("x", confident, ANSWERED, failed_turns=0).escalate
+    placeholder = understanding(intent="compromised_card", confidence=0.91, oos=False, classified=False)
+    assert not policy.decide("x", placeholder, ANSWERED, failed_turns=0).escalate
 
 
 def test_phrases_match_as_words_in_latin_scripts_and_as_substrings_in_chinese() -> None:
@@ -183,26 +184,26 @@ def test_phrases_match_as_words_in_latin_scripts_and_as_substrings_in_chinese() 
     ],
 )
 def test_each_rule_names_itself(text: str, nlu: Understanding, reply: Reply, failed: int, rule: Rule | None) -> None:
-    decision = Policy(RULES, has_intent_model=False).decide(text, nlu, reply, failed_turns=failed)
+    decision = Policy(RULES).decide(text, nlu, reply, failed_turns=failed)
     assert decision.rule is rule and decision.escalate is (rule is not None)
     assert bool(decision.reason) is (rule is not None)
 
 
 def test_a_pause_sends_everything_to_people() -> None:
-    decision = Policy(RULES, has_intent_model=False).decide("hello", understanding(), ANSWERED, failed_turns=0, paused=True)
+    decision = Policy(RULES).decide("hello", understanding(), ANSWERED, failed_turns=0, paused=True)
     assert decision.rule is Rule.PAUSED
 
 
 def test_out_of_scope_counts_as_a_failed_turn_only_with_a_model_and_weak_grounding() -> None:
     weak = Reply("maybe", "en", ReplySource.EXTRACTIVE, grounding_score=0.13)
-    oos = understanding(oos=True)
-    assert Policy(RULES, has_intent_model=True, min_grounding=0.12).failed(weak, oos)
-    assert not Policy(RULES, has_intent_model=False, min_grounding=0.12).failed(weak, oos)
-    assert not Policy(RULES, has_intent_model=True, min_grounding=0.12).failed(ANSWERED, oos)
+    policy = Policy(RULES, min_grounding=0.12)
+    assert policy.failed(weak, understanding(oos=True))
+    assert not policy.failed(weak, understanding(oos=True, classified=False))
+    assert not policy.failed(ANSWERED, understanding(oos=True))
 
 
 def test_a_sensitive_topic_outranks_a_request_for_a_person_and_keeps_its_safety_answer() -> None:
-    policy = Policy(RULES, has_intent_model=False)
+    policy = Policy(RULES)
     both = policy.decide("my account was hacked, get me a human", understanding(), ANSWERED, failed_turns=0)
     assert both.rule is Rule.ALWAYS_ESCALATE_PHRASE and both.safety_answer
     paused = policy.decide("my account was hacked", understanding(), ANSWERED, failed_turns=0, paused=True)

@@ -15,6 +15,7 @@ from core.botdef import LoadedBot
 from core.learning.intent_data import load_intent_data
 from core.learning.schedule import PeriodicRetrain
 from core.nlu.intents import IntentModel
+from core.nlu.understanding import NluPipeline
 from infra.db.bot_state import SqlBotState
 from infra.model_store import FileModelStore, WatchedIntentModel
 from tests.learning.conftest import bank_sample, make_bot
@@ -68,22 +69,25 @@ async def test_off_and_data_less_bots_do_nothing(sessions: async_sessionmaker[As
     assert not (tmp_path / "m").exists()
 
 
-def test_a_running_process_picks_up_a_newly_installed_model(small_bot: LoadedBot, tmp_path: Path) -> None:
+def test_a_running_process_picks_up_a_first_and_then_a_newly_installed_model(small_bot: LoadedBot, tmp_path: Path) -> None:
     store = FileModelStore.for_bot(small_bot, tmp_path)
-    store.install(trained(small_bot))
     watched = WatchedIntentModel(store.path, every=0.0)
-    before = watched.predict("I lost my card")
-    assert before.intent == "lost_or_stolen_card"
+    nlu = NluPipeline(watched)
+    assert watched.current() is None and not nlu.analyze("I lost my card").classified  # none trained yet
+
+    store.install(trained(small_bot))  # the first periodic retrain, in another process
+    first = nlu.analyze("I lost my card")
+    assert first.classified and first.intent == "lost_or_stolen_card"
 
     other = make_bot(tmp_path / "other", [(text, f"renamed_{label}") for text, label in bank_sample()])
     store.install(trained(other))
     stat = store.path.stat()
     os.utime(store.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # coarse file-system clocks
-    assert watched.predict("I lost my card").intent == "renamed_lost_or_stolen_card"
+    assert nlu.analyze("I lost my card").intent == "renamed_lost_or_stolen_card"
 
     store.path.write_bytes(b"not a model")  # a broken install: keep answering with the model in hand
     os.utime(store.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000))
-    assert watched.predict("I lost my card").intent == "renamed_lost_or_stolen_card"
+    assert nlu.analyze("I lost my card").intent == "renamed_lost_or_stolen_card"
 
 
 async def test_the_worker_job_retrains_with_the_runtime_wiring(small_bot: LoadedBot, tmp_path: Path,

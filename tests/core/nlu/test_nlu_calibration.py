@@ -43,3 +43,16 @@ def test_weighted_rule_separates_labelled_out_of_scope_examples() -> None:
     evidence = _evidence([0.9, 0.8, 0.85, 0.95, 0.2, 0.3, 0.25], [False] * 4 + [True] * 3)
     threshold = choose_threshold(evidence, oos_weight=1.0)
     assert 0.3 < threshold <= 0.8
+
+
+def test_recall_rule_rejects_the_target_share_of_out_of_scope_and_keeps_the_rest() -> None:
+    # In scope: 0.5 … 0.95; out of scope: 0.1 … 0.6, overlapping the in-scope ones.
+    in_scope = [0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95]
+    out = [0.1, 0.2, 0.3, 0.4, 0.6]
+    evidence = _evidence(in_scope + out, [False] * len(in_scope) + [True] * len(out))
+    lenient = choose_threshold(evidence, oos_recall_target=0.8)  # 4 of 5 out of scope: below 0.4 is not enough
+    assert np.mean(evidence.confidence[evidence.is_oos] < lenient) >= 0.8
+    assert np.sum(evidence.confidence[~evidence.is_oos] < lenient) == 0  # no in-scope message lost
+    strict = choose_threshold(evidence, oos_recall_target=1.0)  # all 5: the 0.6 one costs in-scope ones
+    assert np.all(evidence.confidence[evidence.is_oos] < strict)
+    assert strict > lenient
