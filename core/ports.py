@@ -36,6 +36,9 @@ class Store(Protocol):
     async def next_unanswered(self, conversation_id: int) -> StoredMessage | None:
         """The oldest inbound message of the conversation that has no reply yet."""
 
+    async def written_since(self, conversation_id: int, message_id: int) -> bool:
+        """Whether the customer has written again after this message."""
+
     async def history(self, conversation_id: int, before_message_id: int, limit: int) -> list[Turn]:
         """The last `limit` turns before a message, oldest first."""
 

@@ -109,8 +109,9 @@ class TurnProcessor:
         if decision.escalate and desk is not None:
             await self._escalate(desk, conversation, message, decision, reply)
             return
-        if self._feedback is not None and asks_feedback(reply, style := self._style(conversation.channel)):
-            prompt = self._engine.bot.text("feedback_request", reply.language) if style is FeedbackStyle.TEXT else ""
+        if await self._asks_feedback(conversation, message, reply):
+            by_text = self._style(conversation.channel) is FeedbackStyle.TEXT
+            prompt = self._engine.bot.text("feedback_request", reply.language) if by_text else ""
             reply = replace(reply, ask_feedback=True, feedback_prompt=prompt)
         await self._store.record_reply(message_id, reply)
         await self._store.set_conversation_state(conversation_id, language=reply.language, failed_turns=failed)
@@ -124,6 +125,15 @@ class TurnProcessor:
             # A person took the conversation between our read and now: theirs to answer.
             await desk.relay(message.id)
         await self._store.set_conversation_state(conversation.id, language=reply.language, failed_turns=0)
+
+    async def _asks_feedback(self, conversation: Conversation, message: StoredMessage, reply: Reply) -> bool:
+        """Buttons ask under every composed answer. A "reply 1 or 2" line asks only while the
+        conversation is not busy with something else: not when the customer has already written
+        again (their "1" would then answer the wrong message)."""
+        style = self._style(conversation.channel)
+        if self._feedback is None or not asks_feedback(reply, style):
+            return False
+        return style is not FeedbackStyle.TEXT or not await self._store.written_since(conversation.id, message.id)
 
     def _style(self, channel: str) -> FeedbackStyle:
         return self._feedback_styles.get(channel, FeedbackStyle.NONE)

@@ -135,6 +135,15 @@ class SqlStore:
             )
         return stored_message(row) if row is not None else None
 
+    async def written_since(self, conversation_id: int, message_id: int) -> bool:
+        async with self._sessions() as session:
+            later = await session.scalar(
+                select(MessageRow.id)
+                .where(MessageRow.conversation_id == conversation_id, MessageRow.id > message_id)
+                .limit(1)
+            )
+        return later is not None
+
     async def history(self, conversation_id: int, before_message_id: int, limit: int) -> list[Turn]:
         if limit <= 0:
             return []

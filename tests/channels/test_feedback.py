@@ -268,3 +268,18 @@ async def test_slack_choice_button_arrives_as_the_customers_message(tmp_path: Pa
         assert stored["text"] == "How do I freeze my card?"
         [answer] = slack.fake.posts
         assert answer.channel == DM_CHANNEL
+
+
+async def test_sms_does_not_ask_while_the_customer_has_already_written_again(sms: System, twilio_api: FakeTwilioAPI) -> None:
+    from core.messages import InboundMessage
+
+    store = sms.runtime.store
+    ids = [
+        (await store.save_inbound(InboundMessage("sms", f"SM{n}", SMS_CUSTOMER, SMS_CUSTOMER, text)))[0]
+        for n, text in enumerate(("How do I freeze my card?", "And what are the card fees?"))
+    ]
+    await sms.runtime.services.turns.process(ids[0])  # both are waiting when the turn runs
+    await sms.settle()
+    first, second = twilio_api.sent_to(SMS_CUSTOMER)
+    assert not first.body.endswith(SMS_PROMPT)  # a "1" now would be ambiguous
+    assert second.body.endswith(SMS_PROMPT)

@@ -200,6 +200,7 @@ class DeskSystem:
             return str(body["text"])
         await self.settle()
         posts = await eventually(lambda: self.response_url.posts[before:])
+        assert posts[0]["response_type"] == "ephemeral"
         return str(posts[0]["text"])
 
     async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
