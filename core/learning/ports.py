@@ -8,6 +8,7 @@ bot never loads half a model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from core.learning.model_card import ModelCard
@@ -30,3 +31,8 @@ class IntentModelStore(Protocol):
 
     def install(self, trained: TrainedModel) -> str:
         """Make ``trained`` the installed model in one atomic step; return where it now lives."""
+
+
+class PeriodClaims(Protocol):
+    async def claim_period(self, key: str, interval: timedelta) -> bool:
+        """True for exactly one caller per `interval` (the first ever caller included)."""

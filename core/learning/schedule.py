@@ -14,11 +14,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Protocol
 
 from core.learning.corrections import Correction
 from core.learning.intent_data import IntentData
-from core.learning.ports import IntentModelStore
+from core.learning.ports import IntentModelStore, PeriodClaims
 from core.learning.retraining import RetrainOutcome, retrain
 from core.errors import ConfigError
 from core.nlu.errors import DatasetFileError, TrainingDataError
@@ -26,11 +25,6 @@ from core.nlu.intents import IntentModelConfig
 
 log = logging.getLogger(__name__)
 
-
-
-class PeriodClaims(Protocol):
-    async def claim_period(self, key: str, interval: timedelta) -> bool:
-        """True for exactly one caller per `interval` (the first ever caller included)."""
 
 
 class PeriodicRetrain:

@@ -42,7 +42,7 @@ class SqlStats:
             )
             handoffs = (
                 await session.execute(
-                    select(HandoffRow.conversation_id, MessageRow.understanding)
+                    select(HandoffRow.conversation_id, HandoffRow.message_id, MessageRow.understanding)
                     .outerjoin(MessageRow, MessageRow.id == HandoffRow.message_id)
                     .where(HandoffRow.created_at >= since)
                 )
@@ -82,8 +82,9 @@ class SqlStats:
             votes=int(votes or 0),
             thumbs_up=int(thumbs_up or 0),
             downvoted_intents=top_intents(downvoted),
-            # The intent of the message that opened each handoff; a takeover has none.
-            handoff_intents=top_intents(intent_of(h.understanding) for h in handoffs),
+            # The intent of the message that opened each handoff (an admin's takeover is not a
+            # customer's intent, so it is not counted here).
+            handoff_intents=top_intents(intent_of(h.understanding) for h in handoffs if h.message_id is not None),
         )
 
     @staticmethod
