@@ -33,6 +33,7 @@ from fastapi import FastAPI, Request
 
 from bots.runtime import build_runtime
 from bots.web import create_app
+from core.feedback import FeedbackStyle
 from core.messages import InboundMessage
 from infra.bench.worker import BARE_TASK, DONE_KEY
 from infra.db.migrate import upgrade
@@ -140,6 +141,7 @@ class BenchIntakeChannel:
     """Accepts `{"id", "text"}` JSON posts and replies on the `bench` channel name."""
 
     name = "bench"
+    feedback_style = FeedbackStyle.NONE
 
     def webhooks(self, intake):  # type: ignore[no-untyped-def]
         async def receive(request: Request) -> dict[str, bool]:

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 
 from bots.worker import make_worker_app
+from core.feedback import FeedbackStyle
 from core.messages import Delivered, OutboundMessage
 from infra.settings import load_settings
 
@@ -24,6 +25,7 @@ class BenchChannel:
     """Records `<conversation>|<time>` for each reply, as a platform would receive it."""
 
     name = "bench"
+    feedback_style = FeedbackStyle.NONE
 
     def __init__(self, redis_url: str) -> None:
         self._redis_url = redis_url
