@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from celery import Celery
@@ -32,6 +33,10 @@ ADMIN_COMMAND = "csbot.admin_command"
 # How often each worker asks for the handoff SLA check. Several workers asking is harmless: the
 # check pages each overdue handoff once (a compare-and-set on its paged_at).
 SLA_CHECK_SECONDS = 30.0
+# The retrain is asked for on the first tick, then hourly: it is due once a day at most, and a
+# queue nobody reads (a worker started without `learning`) then grows by a message an hour, not
+# by one every 30 s in a Redis that must never evict.
+RETRAIN_ASK_SECONDS = 3600.0
 
 
 def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, object]:
@@ -107,11 +112,14 @@ def _start_sla_ticker(sender: Any = None, **_: Any) -> None:
     _tickers[id(sender)] = stop
 
     def tick() -> None:
+        retrain_asked = -RETRAIN_ASK_SECONDS
         while not stop.wait(float(every)):
             try:
                 app.send_task(CHECK_SLA, queue=OUTBOUND_QUEUE)
                 app.send_task(SWEEP, queue=OUTBOUND_QUEUE)
-                app.send_task(RETRAIN, queue=LEARNING_QUEUE)  # runs only when due (a DB claim)
+                if time.monotonic() - retrain_asked >= RETRAIN_ASK_SECONDS:
+                    app.send_task(RETRAIN, queue=LEARNING_QUEUE)  # runs only when due (a DB claim)
+                    retrain_asked = time.monotonic()
             except Exception as exc:  # the broker is away; the next tick tries again
                 log.warning("could not queue the periodic checks: %s", exc)
 
