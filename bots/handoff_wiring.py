@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bots.probes import llm_state
 from channels.base import Channel, Webhook
 from channels.slack import SlackChannel
 from channels.slack_desk import SlackDesk, SlackDeskConfig, SlackDeskWebhooks, SlackResponder
@@ -34,7 +35,6 @@ from infra.db.stats import SqlStats
 from infra.model_store import watch_intent_model
 from infra.settings import Settings
 from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE
-from workers.llm import LLMServerGenerator
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,8 @@ class RuntimeStatus:
                 snapshot["queues"] = f"inbound {inbound}, outbound {outbound}"
             except Exception as exc:  # Redis down is exactly what status should report
                 snapshot["queues"] = f"unknown (Redis: {type(exc).__name__})"
-        if isinstance(self._generator, LLMServerGenerator):
-            snapshot["LLM server"] = "ok" if await self._generator.health() else "unreachable"
-        else:
-            snapshot["LLM server"] = "off (embedded extractive responder)"
+        llm = await llm_state(self._generator)
+        snapshot["LLM server"] = "off (embedded extractive responder)" if llm == "off" else llm
         return snapshot
 
 

@@ -14,13 +14,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
+from bots.probes import database_state, llm_state, redis_state
 from bots.runtime import Runtime
 from infra.metrics import REGISTRY, WEBHOOK_LATENCY
 from workers.celery_app import SLA_CHECK_SECONDS
 from workers.inprocess import InProcessJobs
-from workers.llm import LLMServerGenerator
 
 
 KNOWN_WEBHOOKS = (
@@ -117,23 +116,8 @@ def _channel_off(path: str) -> Callable[[], Awaitable[JSONResponse]]:
 
 async def readiness(runtime: Runtime) -> dict[str, str]:
     """DB, Redis and LLM server reachability; "off" for a part that is not configured."""
-    checks: dict[str, str] = {}
-    try:
-        async with runtime.db.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # any driver error means not ready
-        checks["database"] = f"error: {type(exc).__name__}"
-    if runtime.redis is None:
-        checks["redis"] = "off"
-    else:
-        try:
-            await runtime.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as exc:
-            checks["redis"] = f"error: {type(exc).__name__}"
-    if isinstance(runtime.generator, LLMServerGenerator):
-        checks["llm"] = "ok" if await runtime.generator.health() else "error: unreachable"
-    else:
-        checks["llm"] = "off"
-    return checks
+    return {
+        "database": await database_state(runtime.db),
+        "redis": await redis_state(runtime.redis),
+        "llm": await llm_state(runtime.generator),
+    }
