@@ -21,7 +21,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -33,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 
 from channels.slack import DEFAULT_API_URL, SlackConfig, SlackEvent, delivery_error, make_client, refuse_unsigned
 from channels.slack_format import escape_mrkdwn, plain_text
-from channels.slack_interactions import INTERACTIONS_PATH, read_payload
+from channels.slack_interactions import INTERACTIONS_PATH, read_form, read_payload
 from core.admin import AdminRequest, AdminRouter
 from core.desk import HandoffDesk
 from core.desk_card import DeskAction, DeskCard
@@ -203,13 +202,6 @@ class SlackResponder:
 
 
 # --- inbound: interactions, commands, agent messages ------------------------------------------------
-
-
-def read_form(body: bytes) -> dict[str, str]:
-    try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    except UnicodeDecodeError as exc:
-        raise BadInput("Slack form body is not UTF-8") from exc
 
 
 def parse_action(payload: Mapping[str, Any]) -> tuple[DeskAction, int, str, str] | None:

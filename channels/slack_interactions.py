@@ -44,12 +44,19 @@ class Click:
         return self.channel if self.in_dm else f"{self.channel}:{self.thread_ts or self.message_ts}"
 
 
-def read_payload(body: bytes) -> dict[str, Any]:
-    """The JSON `payload` field of the form Slack posts; `BadInput` when it is not one."""
+def read_form(body: bytes) -> dict[str, str]:
+    """The form Slack posts to interaction and slash-command URLs; `BadInput` when it is not UTF-8."""
     try:
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        payload = json.loads(form.get("payload", ""))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError as exc:
+        raise BadInput("Slack form body is not UTF-8") from exc
+
+
+def read_payload(body: bytes) -> dict[str, Any]:
+    """The JSON `payload` field of an interaction form; `BadInput` when it is not one."""
+    try:
+        payload = json.loads(read_form(body).get("payload", ""))
+    except json.JSONDecodeError as exc:
         raise BadInput("interaction payload is not JSON") from exc
     if not isinstance(payload, dict):
         raise BadInput("interaction payload must be a JSON object")

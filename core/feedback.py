@@ -24,7 +24,9 @@ from core.reply import Reply, ReplySource
 ASK_KEY = "feedback"
 ASKED = "ask"
 PROMPT_KEY = "feedback_prompt"
-THUMBS = "thumbs"  # the feedback table's kind for these votes (ratings are "rating")
+# The feedback table's kinds: these votes, and the 1–5 rating asked for after a handoff.
+THUMBS = "thumbs"
+RATING = "rating"
 BUTTON_PREFIX = "fb:"
 
 ASKING_SOURCES = frozenset({ReplySource.LLM, ReplySource.EXTRACTIVE, ReplySource.KNOWLEDGE_FALLBACK})

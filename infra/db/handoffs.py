@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import NotFound
+from core.feedback import RATING
 from core.handoff import Handoff, HandoffEvent, HandoffState, Mode, PendingRating, mode_after
 from core.records import InboundStatus, Role, StoredMessage
 from core.reply import Reply, ReplySource
@@ -296,7 +297,7 @@ class SqlHandoffStore:
     async def record_rating(self, conversation_id: int, outbound_id: int, score: int) -> bool:
         try:
             async with self._sessions.begin() as session:
-                session.add(FeedbackRow(conversation_id=conversation_id, outbound_id=outbound_id, kind="rating", score=score))
+                session.add(FeedbackRow(conversation_id=conversation_id, outbound_id=outbound_id, kind=RATING, score=score))
             return True
         except IntegrityError:
             return False

@@ -8,11 +8,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.feedback import THUMBS
+from core.feedback import RATING, THUMBS
 from core.stats import Stats, intent_of, top_intents
 from infra.db.models import FeedbackRow, HandoffRow, MessageRow, OutboxRow
 
-RATING = "rating"  # feedback.kind of a 1–5 rating after a handoff
 
 
 class SqlStats:
