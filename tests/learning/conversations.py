@@ -94,3 +94,18 @@ async def seed(engine: AsyncEngine, now: datetime | None = None) -> None:
             FeedbackRow(conversation_id=first.id, outbound_id=disliked.id, kind="thumbs", score=0),
             FeedbackRow(conversation_id=second.id, outbound_id=lone.id, kind="thumbs", score=-1),
         ])
+
+
+def seed_url(url: str) -> None:
+    """`seed` the database at `url` (migrated already), from synchronous test code."""
+    from infra.db.engine import make_engine
+    from tests.conftest import run_in_thread
+
+    async def fill() -> None:
+        engine = make_engine(url, pooled=False)
+        try:
+            await seed(engine)
+        finally:
+            await engine.dispose()
+
+    run_in_thread(fill())

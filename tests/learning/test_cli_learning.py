@@ -94,14 +94,7 @@ def test_export_chat_jsonl_to_stdout_and_to_a_file(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/csbot.db"
     upgrade(url)
 
-    async def fill() -> None:
-        engine = make_engine(url, pooled=False)
-        try:
-            await seeded.seed(engine)
-        finally:
-            await engine.dispose()
-
-    run_in_thread(fill())
+    seeded.seed_url(url)
     env = {"CSBOT_BOT": str(TEST_BOT), "DATABASE_URL": url}
     result = csbot("export", "--format", "chat-jsonl", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr

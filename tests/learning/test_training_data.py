@@ -14,7 +14,7 @@ from infra.db.engine import make_engine, make_sessions
 from infra.db.migrate import upgrade
 from infra.db.training_data import TrainingDataQueries
 from infra.settings import load_settings
-from tests.conftest import TEST_BOT, run_in_thread
+from tests.conftest import TEST_BOT
 from tests.learning import conversations as seeded
 from tests.learning.conversations import AGENT_ANSWER, DISLIKED_BOT_ANSWER, PERSONAL
 
@@ -27,14 +27,7 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     else:
         url = request.getfixturevalue("clean_postgres")
 
-    async def fill() -> None:
-        engine = make_engine(url, pooled=False)
-        try:
-            await seeded.seed(engine)
-        finally:
-            await engine.dispose()
-
-    run_in_thread(fill())
+    seeded.seed_url(url)
     return url
 
 
