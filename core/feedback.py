@@ -61,15 +61,6 @@ class VotePress:
     vote: Vote
 
 
-@dataclass(frozen=True, slots=True)
-class VoteRecorded:
-    """The stored vote, with the language of the answer (for the "thanks")."""
-
-    outbound_id: int
-    vote: Vote
-    language: str
-
-
 _TEXT_VOTES = {"1": Vote.UP, "2": Vote.DOWN, "👍": Vote.UP, "👎": Vote.DOWN}
 
 

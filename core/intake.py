@@ -56,8 +56,8 @@ class Intake:
         in which case nothing changes."""
         if self._feedback is None:
             raise NotFound("feedback is not recorded in this process")
-        recorded = await self._feedback.record_vote(press)
-        if recorded is None:
+        language = await self._feedback.record_vote(press)
+        if language is None:
             raise NotFound(f"no answer {press.outbound_id} asking for a vote in {press.channel} "
                            f"conversation {press.conversation_key!r}")
-        return self._thanks.get(recorded.language) or self._thanks.get("en", "")
+        return self._thanks.get(language) or self._thanks.get("en", "")

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.desk_card import DeskCard
-from core.feedback import VotePress, VoteRecorded
+from core.feedback import VotePress
 from core.handoff import Handoff, HandoffEvent, HandoffState, PendingRating
 from core.knowledge import Article
 from core.knowledge_suggestions import HandoffExchange, Suggestion
@@ -75,11 +75,10 @@ class Store(Protocol):
 class FeedbackStore(Protocol):
     """Customers' 👍/👎 on answers (see `core.feedback`)."""
 
-    async def record_vote(self, press: VotePress) -> VoteRecorded | None:
+    async def record_vote(self, press: VotePress) -> str | None:
         """Store the vote, or change it when the customer presses again; one per answer.
-
-        None when the conversation the press came from has no answer with that id.
-        """
+        Returns the answer's language (for the thanks); None when the conversation the press
+        came from has no answer with that id asking for a vote."""
 
     async def open_text_vote(self, conversation_id: int) -> int | None:
         """The answer a typed "1"/"2" would rate: the conversation's latest outbox row, when it

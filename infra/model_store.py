@@ -95,19 +95,6 @@ def watch_intent_model(bot: LoadedBot, root: Path | None = None) -> WatchedInten
     return WatchedIntentModel(model_path(bot, root))
 
 
-def load_intent_model(bot: LoadedBot, root: Path | None = None) -> IntentModel | None:
-    """The bot's installed intent model, or None when none was trained.
-
-    Fast (one unpickle, tens of milliseconds for a BANKING77-sized model) and
-    never trains. An unreadable or incompatible file raises ``ModelFileError``
-    naming it: serving silently without intents would hide the problem.
-    """
-    path = model_path(bot, root)
-    if not path.exists():
-        return None
-    return IntentModel.load(path)
-
-
 class WatchedIntentModel:
     """The bot's installed model, re-read when its file appears or is replaced (by a retrain in
     any process): an `IntentModelSource` for `core.nlu.NluPipeline`.

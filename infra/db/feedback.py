@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.feedback import ASK_KEY, ASKED, THUMBS, VotePress, VoteRecorded
+from core.feedback import ASK_KEY, ASKED, THUMBS, VotePress
 from core.records import Role
 from infra.db.models import FeedbackRow, OutboxRow
 
@@ -15,14 +15,14 @@ class SqlFeedbackStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def record_vote(self, press: VotePress) -> VoteRecorded | None:
+    async def record_vote(self, press: VotePress) -> str | None:
         """One short transaction, since it runs while the platform waits for its 200."""
         try:
             return await self._record(press)
         except IntegrityError:  # a concurrent first press on the same answer won the insert
             return await self._record(press)
 
-    async def _record(self, press: VotePress) -> VoteRecorded | None:
+    async def _record(self, press: VotePress) -> str | None:
         async with self._sessions.begin() as session:
             answer = await session.scalar(
                 select(OutboxRow).where(
@@ -45,7 +45,7 @@ class SqlFeedbackStore:
                     FeedbackRow(conversation_id=answer.conversation_id, outbound_id=answer.id, kind=THUMBS,
                                 score=int(press.vote))
                 )
-            return VoteRecorded(answer.id, press.vote, answer.language)
+            return answer.language
 
     async def open_text_vote(self, conversation_id: int) -> int | None:
         """The question closes with the next thing the bot writes (the thanks, say), not with the

@@ -15,7 +15,7 @@ from core.learning.model_card import ModelCard
 from core.learning.training import TrainedModel, train_intent_model
 from core.nlu.errors import ModelFileError
 from core.nlu.intents import IntentModel
-from infra.model_store import MODEL_DIR_ENV, FileModelStore, load_intent_model, model_dir, model_path
+from infra.model_store import MODEL_DIR_ENV, FileModelStore, model_dir, model_path, watch_intent_model
 
 
 def trained(bot: LoadedBot) -> TrainedModel:
@@ -33,10 +33,10 @@ def test_model_dir_defaults_to_the_working_dir_and_follows_the_setting(tmp_path:
 
 def test_load_returns_none_without_a_model_and_a_working_model_with_one(small_bot: LoadedBot, tmp_path: Path) -> None:
     root = tmp_path / "models"
-    assert load_intent_model(small_bot, root) is None
+    assert watch_intent_model(small_bot, root).current() is None
     location = FileModelStore.for_bot(small_bot, root).install(trained(small_bot))
     assert Path(location) == root / "testbot" / "intents.pkl"
-    model = load_intent_model(small_bot, root)
+    model = watch_intent_model(small_bot, root).current()
     assert isinstance(model, IntentModel)
     assert model.predict("I lost my card, someone must have stolen it").intent == "lost_or_stolen_card"
     assert model.predict("我的卡丢了").intent == "lost_or_stolen_card"
@@ -73,7 +73,7 @@ def test_a_corrupt_model_file_is_named_not_ignored(small_bot: LoadedBot, tmp_pat
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a pickle")
     with pytest.raises(ModelFileError, match="intents.pkl"):
-        load_intent_model(small_bot, tmp_path)
+        IntentModel.load(model_path(small_bot, tmp_path))
 
 
 def test_a_card_with_a_missing_field_names_the_file_and_field(small_bot: LoadedBot, tmp_path: Path) -> None:
@@ -114,8 +114,8 @@ def test_an_intent_model_named_in_bot_yaml_takes_precedence(small_bot: LoadedBot
     assert model_path(named, tmp_path / "elsewhere") == small_bot.folder / "models" / "intents.pkl"
     FileModelStore.for_bot(named, tmp_path / "elsewhere").install(trained(small_bot))
     assert (small_bot.folder / "models" / "intents.pkl").is_file()
-    assert load_intent_model(named, tmp_path / "elsewhere") is not None
-    assert load_intent_model(small_bot, tmp_path / "elsewhere") is None
+    assert watch_intent_model(named, tmp_path / "elsewhere").current() is not None
+    assert watch_intent_model(small_bot, tmp_path / "elsewhere").current() is None
 
 
 def test_the_bot_yaml_threshold_overrides_the_trained_one(small_bot: LoadedBot, tmp_path: Path,
@@ -125,7 +125,7 @@ def test_the_bot_yaml_threshold_overrides_the_trained_one(small_bot: LoadedBot, 
 
     monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "models"))
     FileModelStore.for_bot(small_bot).install(trained(small_bot))
-    assert make_nlu(small_bot).oos_threshold == load_intent_model(small_bot).threshold  # type: ignore[union-attr]
+    assert make_nlu(small_bot).oos_threshold == watch_intent_model(small_bot).current().threshold  # type: ignore[union-attr]
 
     bot_file = small_bot.folder / "bot.yaml"
     bot_file.write_text(bot_file.read_text(encoding="utf-8") + "intent_oos_threshold: 0.97\n", encoding="utf-8")
