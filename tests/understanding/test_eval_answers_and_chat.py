@@ -54,3 +54,11 @@ def test_asking_for_a_person_without_an_agent_desk_does_not_loop(tmp_path: Path)
     assert "抱歉，此对话无法转接人工" in chinese
     for reply in (agent, answer, chinese):
         assert 'reply "agent"' not in reply.lower() and "回复“人工”" not in reply
+
+
+def test_the_understanding_benchmark_prints_both_ratios() -> None:
+    from tests.test_bench import RATIO, run_bench
+
+    output = run_bench("infra.bench.understanding", "--messages", "3", "--articles", "200")
+    assert len(RATIO.findall(output)) == 2, output
+    assert "large: retrieval + nlu p50" in output and "sample: encoder" in output
