@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
-from core.followup import contextual_query
+from core.followup import context_for
 from core.messages import ContentKind
 from core.nlu.language import detect_language
 from core.nlu.understanding import NluPipeline, Understanding
@@ -32,7 +32,9 @@ from core.small_talk import recognise as recognise_small_talk
 class PassageSource(Protocol):
     """Top-k knowledge search: a fixed `Retriever`, or the live `KnowledgeIndex`."""
 
-    def search(self, query: str, *, top_k: int = 3, language: str | None = None) -> list[Passage]: ...
+    def search(
+        self, query: str, *, top_k: int = 3, language: str | None = None, context: str | None = None
+    ) -> list[Passage]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ class ConversationEngine:
     def retrieve(self, text: str, language: str, history: Sequence[Turn] = ()) -> list[Passage]:
         """Passages above `min_score`; a follow-up is searched with the previous customer message."""
         conf = self.bot.retrieval
-        hits = self.retriever.search(contextual_query(text, history), top_k=conf.top_k, language=language)
+        hits = self.retriever.search(text, top_k=conf.top_k, language=language, context=context_for(text, history))
         return [p for p in hits if p.score >= conf.min_score]
 
     def reach_person(self, language: str) -> Reply:

@@ -1,8 +1,10 @@
-"""Follow-ups: a short message, or one that points back ("how much does that cost?", "手续费多少？"),
-is about the previous turn's topic, so it is searched together with the previous customer message.
+"""Follow-ups: a short question, or one that points back ("how much does that cost?", "手续费多少？"),
+is likely about the previous turn's topic, so the previous customer message is searched with it.
 
-Retrieval alone cannot know what "that" is; the conversation does. Joining the two messages
-keeps the topic words in the query without any model, so the embedded path needs no LLM.
+Retrieval alone cannot know what "that" is; the conversation does. The previous message's match
+adds to the message's own (`core.retrieval.CONTEXT_WEIGHT`), so the topic carries over while a
+short question on a new topic ("when are you open?") still finds its own article; no model is
+needed, so the embedded path works without an LLM.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ def leans_on_previous(text: str) -> bool:
     return bool(_POINTING_EN.search(lowered)) or (short and bool(_QUESTION_EN.search(lowered)))
 
 
-def contextual_query(text: str, history: Sequence[Turn]) -> str:
-    """What to search for: `text`, preceded by the previous customer message when it leans on it."""
+def context_for(text: str, history: Sequence[Turn]) -> str | None:
+    """The previous customer message when `text` leans on it, else None. A customer who
+    switches language ("我的卡丢了", then "when are you open?") starts a new topic."""
     previous = next((turn.text for turn in reversed(history) if turn.role is Role.CUSTOMER), None)
     if previous is None or not leans_on_previous(text):
-        return text
-    return f"{previous}\n{text}"
+        return None
+    return previous if bool(_HAN.search(previous)) == bool(_HAN.search(text)) else None

@@ -42,8 +42,10 @@ class KnowledgeIndex:
     def articles(self) -> list[Article]:
         return self._retriever.articles
 
-    def search(self, query: str, *, top_k: int = 3, language: str | None = None) -> list[Passage]:
-        return self._retriever.search(query, top_k=top_k, language=language)
+    def search(
+        self, query: str, *, top_k: int = 3, language: str | None = None, context: str | None = None
+    ) -> list[Passage]:
+        return self._retriever.search(query, top_k=top_k, language=language, context=context)
 
     @property
     def hybrid(self) -> bool:
