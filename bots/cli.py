@@ -58,6 +58,13 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_knowledge_vectors(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.knowledge_vectors import write_knowledge_vectors
+    from core.botdef import load_bot
+
+    return write_knowledge_vectors(load_bot(settings.csbot_bot), sys.stderr)
+
+
 def cmd_telegram_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
     from bots.telegram_setup import set_webhook
 
@@ -173,6 +180,12 @@ def parser() -> argparse.ArgumentParser:
     answers = evaluate.add_parser("answers", help="run conversation cases through the bot; last line is JSON")
     answers.add_argument("--cases", required=True, type=Path, help="YAML file of cases (see README: answer quality)")
     answers.set_defaults(run=cmd_eval_answers)
+    knowledge = sub.add_parser("knowledge", help="the bot's knowledge files").add_subparsers(
+        dest="kb_command", required=True, metavar="ACTION"
+    )
+    knowledge.add_parser(
+        "vectors", help="rewrite the vectors shipped next to bot.yaml (run after editing knowledge)"
+    ).set_defaults(run=cmd_knowledge_vectors)
     train = sub.add_parser("train", help="train the bot's intent model from its intents folder and install it")
     train.add_argument("--seed", type=int, default=0, help="seed of the held-out split (kept in the model card)")
     train.add_argument("--held-out", type=_fraction, default=0.1, help="share of each intent held out for scoring (default 0.1)")
@@ -192,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level, quiet=args.command in ("chat", "eval", "train", "retrain", "export"))
+        configure_logging(settings.log_level, quiet=args.command in ("chat", "eval", "knowledge", "train", "retrain", "export"))
         return args.run(args, settings)
     except ConfigError as exc:
         print(f"csbot: configuration error: {exc}", file=sys.stderr)

@@ -107,7 +107,9 @@ def make_knowledge(bot: LoadedBot, store: KnowledgeStore | None = None) -> Knowl
     """Files plus documents added at run time (`/csbot kb add`), hybrid when bot.yaml names a
     `retrieval.encoder`; knowledge vectors come from the on-disk cache after the first start."""
     name = bot.definition.retrieval.encoder
-    embeddings = EmbeddingCache.for_bot(load_retrieval_encoder(name), bot.definition.name) if name else None
+    embeddings = (
+        EmbeddingCache.for_bot(load_retrieval_encoder(name), bot.definition.name, seed_dir=bot.folder) if name else None
+    )
     return KnowledgeIndex(bot.definition.name, load_articles(bot.knowledge_dir), store, embeddings=embeddings)
 
 

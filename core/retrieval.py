@@ -67,6 +67,11 @@ class Passage:
     score: float
 
 
+def passage_texts(article: Article) -> tuple[str, ...]:
+    """The texts of an article that are encoded as passages (and so kept in vector caches)."""
+    return (article.title, *article.questions, article.body)
+
+
 class _DenseIndex:
     """Every passage vector of every article, and which article each belongs to."""
 
@@ -74,7 +79,7 @@ class _DenseIndex:
         texts: list[str] = []
         owners: list[int] = []
         for index, article in enumerate(articles):
-            for text in (article.title, *article.questions, article.body):
+            for text in passage_texts(article):
                 texts.append(text)
                 owners.append(index)
         self.cache = cache

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from core.embedding_cache import EmbeddingCache
-from core.knowledge import Article
+from core.botdef import load_bot
+from core.embedding_cache import EmbeddingCache, missing_texts, seed_path
+from core.knowledge import Article, load_articles
 from core.knowledge_index import KnowledgeIndex
 from core.nlu.encoders import load_retrieval_encoder
-from core.retrieval import Retriever
+from core.retrieval import Retriever, passage_texts
 from infra.db.engine import make_engine, make_sessions
 from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.migrate import upgrade
@@ -53,3 +54,24 @@ async def test_knowledge_added_at_run_time_is_found_by_meaning_at_once(tmp_path:
         assert "pets on a lead" in top.article.body and top.article.source == "admin"
     finally:
         await db.dispose()
+
+
+def test_the_sample_bot_ships_vectors_for_every_knowledge_text() -> None:
+    bot = load_bot(Path(__file__).parents[2] / "bots" / "acme_bank")
+    texts = [t for article in load_articles(bot.knowledge_dir) for t in passage_texts(article)]
+    seed = seed_path(bot.folder, load_retrieval_encoder(bot.definition.retrieval.encoder or "").name)
+    missing = missing_texts(texts, seed)
+    assert not missing, f"{seed} lacks {len(missing)} knowledge texts; run `CSBOT_BOT=bots/acme_bank csbot knowledge vectors`"
+
+
+def test_a_seed_spares_encoding_and_only_changed_texts_are_encoded(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.npz"
+    writer = cache(tmp_path / "writer.npz")
+    writer.passages(["Lost card", "Opening hours"])
+    writer.write_seed(seed)
+
+    fresh = EmbeddingCache(writer.encoder, tmp_path / "user.npz", seed=seed)
+    vectors = fresh.passages(["Lost card", "Opening hours", "Branches open on Saturday"])
+    assert fresh.encoded == 1  # only the text the seed lacks
+    assert abs(float(vectors[0] @ writer.passages(["Lost card"])[0]) - 1.0) < 1e-2  # float16 keeps the direction
+    assert seed.stat().st_size > 0 and (tmp_path / "user.npz").exists()
