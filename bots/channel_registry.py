@@ -11,9 +11,6 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Channel
-from channels.slack import SlackChannel, SlackConfig
-from channels.sms import SmsChannel, SmsConfig
-from channels.telegram import TelegramChannel, TelegramConfig
 from core.botdef import BotDefinition
 from core.errors import ConfigError
 from core.ports import RateLimiter
@@ -46,6 +43,8 @@ def _secret(value: object) -> str:
 def telegram(settings: Settings, limiter: RateLimiter, sessions: Sessions, bot: BotDefinition) -> Channel | None:
     if not _all_or_none(settings, "telegram_bot_token", "telegram_webhook_secret"):
         return None
+    from channels.telegram import TelegramChannel, TelegramConfig  # its SDK loads only when the channel is on
+
     config = TelegramConfig(
         token=_secret(settings.telegram_bot_token),
         webhook_secret=_secret(settings.telegram_webhook_secret),
@@ -57,6 +56,8 @@ def telegram(settings: Settings, limiter: RateLimiter, sessions: Sessions, bot: 
 def slack(settings: Settings, limiter: RateLimiter, sessions: Sessions, bot: BotDefinition) -> Channel | None:
     if not _all_or_none(settings, "slack_bot_token", "slack_signing_secret"):
         return None
+    from channels.slack import SlackChannel, SlackConfig  # its SDK loads only when the channel is on
+
     config = SlackConfig(
         bot_token=_secret(settings.slack_bot_token),
         signing_secret=_secret(settings.slack_signing_secret),
@@ -71,6 +72,8 @@ def sms(settings: Settings, limiter: RateLimiter, sessions: Sessions, bot: BotDe
     if not settings.twilio_account_sid and not settings.twilio_auth_token:
         return None
     _all_or_none(settings, *names)
+    from channels.sms import SmsChannel, SmsConfig  # its SDK loads only when the channel is on
+
     config = SmsConfig(
         account_sid=str(settings.twilio_account_sid),
         auth_token=_secret(settings.twilio_auth_token),

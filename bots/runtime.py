@@ -24,11 +24,13 @@ from core.engine import ConversationEngine
 from core.extractive import ExtractiveResponder
 from core.intake import Intake
 from core.knowledge import load_articles
+from core.embedding_cache import EmbeddingCache
 from core.knowledge_index import KnowledgeIndex
+from core.nlu.encoders import load_retrieval_encoder
 from core.learning.intent_data import load_intent_data
 from core.learning.schedule import PeriodicRetrain
 from core.learning.training import model_config
-from core.ports import AgentDesk, Generator, JobQueue, Locks
+from core.ports import AgentDesk, Generator, JobQueue, KnowledgeStore, Locks
 from core.recovery import Recovery
 from core.services import Services
 from core.turns import TurnProcessor
@@ -101,6 +103,16 @@ def make_retrain(settings: Settings, bot: LoadedBot, sessions: async_sessionmake
     )
 
 
+def make_knowledge(bot: LoadedBot, store: KnowledgeStore | None = None) -> KnowledgeIndex:
+    """Files plus documents added at run time (`/csbot kb add`), hybrid when bot.yaml names a
+    `retrieval.encoder`; knowledge vectors come from the on-disk cache after the first start."""
+    name = bot.definition.retrieval.encoder
+    embeddings = (
+        EmbeddingCache.for_bot(load_retrieval_encoder(name), bot.definition.name, seed_dir=bot.folder) if name else None
+    )
+    return KnowledgeIndex(bot.definition.name, load_articles(bot.knowledge_dir), store, embeddings=embeddings)
+
+
 def lock_ttl(bot: LoadedBot) -> float:
     """How long a job waits for a busy conversation: a bit more than the slowest turn."""
     return bot.definition.generation.deadline_seconds + 30
@@ -141,8 +153,7 @@ async def build_runtime(
     locks: Locks = RedisLocks(redis) if redis is not None else MemoryLocks()
     jobs = jobs or make_jobs(settings, bot)
     generator = make_generator(settings, bot)
-    # Files plus documents added at run time (`/csbot kb add`); re-indexed when those change.
-    knowledge = KnowledgeIndex(bot.definition.name, load_articles(bot.knowledge_dir), SqlKnowledgeStore(sessions))
+    knowledge = make_knowledge(bot, SqlKnowledgeStore(sessions))
     engine = ConversationEngine(bot.definition, knowledge, generator, nlu=make_nlu(bot))
     channels = list(channels)
     if platform_channels:

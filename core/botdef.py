@@ -29,6 +29,10 @@ class Generation(_Strict):
 class Retrieval(_Strict):
     top_k: Annotated[int, Field(ge=1, le=20)] = 3
     min_score: Annotated[float, Field(ge=0.0, le=1.0)] = 0.12
+    # A sentence encoder from core.nlu.encoders (e.g. e5-small) fuses meaning with words; unset,
+    # retrieval is lexical only. `min_score` is on the fused scale then: calibrate it with
+    # `csbot eval answers`.
+    encoder: str | None = None
 
 
 class History(_Strict):
@@ -77,6 +81,24 @@ class Texts(_Strict):
         "en": "Thank you for your feedback!",
         "zh": "感谢您的评价！",
     }
+    # Small talk (core.small_talk): short social replies, never an article or the no-answer text.
+    greeting: dict[str, str] = {"en": "Hello! How can I help you today?", "zh": "您好！请问有什么可以帮您？"}
+    thanks: dict[str, str] = {"en": "You're welcome! Anything else I can help with?", "zh": "不客气！还有什么可以帮您的吗？"}
+    goodbye: dict[str, str] = {"en": "Goodbye, and have a nice day!", "zh": "再见，祝您生活愉快！"}
+    bot_identity: dict[str, str] = {
+        "en": "I'm the automated help desk: I answer from our help centre. Ask me anything about your account.",
+        "zh": "我是自动客服，根据帮助中心的内容回答问题。请问有什么可以帮您？",
+    }
+    # Where no agent desk is configured (`csbot chat`, no SLACK_AGENT_CHANNEL): how a customer
+    # reaches a person, and the no-answer text without the "reply agent" invitation.
+    reach_person: dict[str, str] = {
+        "en": "No colleague can join this chat, sorry. To reach a person, please use the contact details in our help centre.",
+        "zh": "抱歉，此对话无法转接人工。如需联系工作人员，请使用帮助中心提供的联系方式。",
+    }
+    no_match_no_desk: dict[str, str] = {
+        "en": "I'm sorry, I don't have an answer to that. Could you put it another way?",
+        "zh": "抱歉，我暂时无法回答这个问题。您可以换一种说法再问一次。",
+    }
     # The last line of an answer on a channel without buttons (SMS), asking for a vote.
     feedback_request: dict[str, str] = {
         "en": "Did this help? Reply 1 if it did, 2 if not.",
@@ -95,7 +117,7 @@ class BotDefinition(_Strict):
     intent_model: str | None = None
     # Adds a sentence encoder's embedding to the intent features (core.nlu.encoders; needs the
     # `encoder` extra): a few points more accuracy, far fewer messages a second.
-    intent_encoder: Literal["minilm"] | None = None
+    intent_encoder: Literal["e5-small", "minilm"] | None = None
     # Below this calibrated confidence a message is out of scope. Unset: the threshold training
     # chose (it rejects about a tenth of in-scope examples, out of fold); lower answers more,
     # higher hands more to people.

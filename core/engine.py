@@ -9,12 +9,13 @@ and `Policy` so they can grow without touching this flow.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
+from core.followup import context_for
 from core.messages import ContentKind
 from core.nlu.language import detect_language
 from core.nlu.understanding import NluPipeline, Understanding
@@ -25,12 +26,15 @@ from core.records import StoredMessage, Turn
 from core.reply import Reply, ReplySource
 from core.resilience import generate_within
 from core.retrieval import Passage
+from core.small_talk import recognise as recognise_small_talk
 
 
 class PassageSource(Protocol):
     """Top-k knowledge search: a fixed `Retriever`, or the live `KnowledgeIndex`."""
 
-    def search(self, query: str, *, top_k: int = 3, language: str | None = None) -> list[Passage]: ...
+    def search(
+        self, query: str, *, top_k: int = 3, language: str | None = None, context: str | None = None
+    ) -> list[Passage]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,9 @@ class TurnContext:
 
     language: str
     history: Sequence[Turn]
+    # A person can take over (an agent desk is configured). Without one, answers do not invite
+    # the customer to "reply agent": that would loop.
+    desk: bool = True
 
 
 class ConversationEngine:
@@ -64,16 +71,36 @@ class ConversationEngine:
         detected = detect_language(text)
         return detected if detected in self.bot.languages else self.bot.languages[0]
 
-    def retrieve(self, text: str, language: str) -> list[Passage]:
+    def retrieve(self, text: str, language: str, history: Sequence[Turn] = ()) -> list[Passage]:
+        """Passages above `min_score`; a follow-up is searched with the previous customer message."""
         conf = self.bot.retrieval
-        hits = self.retriever.search(text, top_k=conf.top_k, language=language)
+        hits = self.retriever.search(text, top_k=conf.top_k, language=language, context=context_for(text, history))
         return [p for p in hits if p.score >= conf.min_score]
 
+    def reach_person(self, language: str) -> Reply:
+        """The honest answer to "get me a person" where no one can join: how to reach one."""
+        return Reply(self.bot.text("reach_person", language), language, ReplySource.CANNED, reason="no agent desk")
+
     async def reply(self, message: StoredMessage, context: TurnContext) -> Reply:
+        reply = await self._reply(message, context)
+        return reply if context.desk else self._without_desk(reply)
+
+    def _without_desk(self, reply: Reply) -> Reply:
+        """The same answer minus every invitation to "reply agent"."""
+        no_match, offer = self.bot.text("no_match", reply.language), self.bot.text("offer_human", reply.language)
+        if reply.text.strip() == no_match.strip():
+            return replace(reply, text=self.bot.text("no_match_no_desk", reply.language))
+        if offer and offer in reply.text:
+            return replace(reply, text=reply.text.replace(offer, "").strip())
+        return reply
+
+    async def _reply(self, message: StoredMessage, context: TurnContext) -> Reply:
         language = self.language_of(message.text, context.language)
         if message.kind is ContentKind.MEDIA:
             return Reply(self.bot.text("media_only", language), language, ReplySource.CANNED)
-        passages = self.retrieve(message.text, language)
+        if (social := recognise_small_talk(message.text)) is not None:
+            return Reply(self.bot.text(social.value, language), language, ReplySource.CANNED, reason=f"small talk: {social}")
+        passages = self.retrieve(message.text, language, context.history)
         grounding = passages[0].score if passages else 0.0
         request = build_request(self.bot, passages, context.history, message.text, language)
         gen = self.bot.generation

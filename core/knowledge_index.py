@@ -6,6 +6,9 @@ workers) notices on its next turn, because `refresh` compares a cheap stamp (cou
 of the active documents before each turn and rebuilds only when it changed. Documents only
 ever become active, never stop being so, so every add or approval raises the count: an
 approved suggestion older than the newest document still changes the stamp.
+
+With hybrid retrieval a rebuild reads every known vector back from the `EmbeddingCache` and
+encodes only the new document's texts, so an added answer is found by meaning at once.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from core.embedding_cache import EmbeddingCache
 from core.knowledge import Article
 from core.nlu.language import detect_language
 from core.ports import KnowledgeStore
@@ -22,20 +26,30 @@ from core.retrieval import Passage, Retriever
 class KnowledgeIndex:
     """A `Retriever` over files + database documents, rebuilt when the documents change."""
 
-    def __init__(self, bot: str, files: Sequence[Article], store: KnowledgeStore | None = None) -> None:
+    def __init__(
+        self, bot: str, files: Sequence[Article], store: KnowledgeStore | None = None,
+        *, embeddings: EmbeddingCache | None = None,
+    ) -> None:
         self._bot = bot
         self._files = list(files)
         self._store = store
+        self._embeddings = embeddings
         self._stamp: tuple[int, int] | None = None
-        self._retriever = Retriever(self._files)
+        self._retriever = Retriever(self._files, embeddings=embeddings)
         self._lock = asyncio.Lock()
 
     @property
     def articles(self) -> list[Article]:
         return self._retriever.articles
 
-    def search(self, query: str, *, top_k: int = 3, language: str | None = None) -> list[Passage]:
-        return self._retriever.search(query, top_k=top_k, language=language)
+    def search(
+        self, query: str, *, top_k: int = 3, language: str | None = None, context: str | None = None
+    ) -> list[Passage]:
+        return self._retriever.search(query, top_k=top_k, language=language, context=context)
+
+    @property
+    def hybrid(self) -> bool:
+        return self._retriever.hybrid
 
     async def refresh(self) -> bool:
         """Re-index if documents were added or approved since the last look; True when it rebuilt."""
@@ -46,7 +60,7 @@ class KnowledgeIndex:
             return False
         async with self._lock:
             documents = await self._store.knowledge_documents(self._bot)
-            self._retriever = Retriever([*self._files, *documents])
+            self._retriever = Retriever([*self._files, *documents], embeddings=self._embeddings)
             self._stamp = stamp
         return True
 

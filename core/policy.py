@@ -16,6 +16,7 @@ from enum import StrEnum
 from core.botdef import Escalation
 from core.nlu.understanding import Understanding
 from core.reply import Reply, ReplySource
+from core.small_talk import recognise as recognise_small_talk
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
@@ -115,6 +116,8 @@ class Policy:
                              safety=sensitive is not None)
         if sensitive is not None:
             return sensitive
+        if recognise_small_talk(text) is not None:
+            return ANSWER  # "are you a real person?" asks about the bot; it is no request for one
         if phrase := self._triggers.find(text):
             return _escalate(Rule.TRIGGER_PHRASE, f"customer asked for a person ({phrase!r})")
         if understanding is not None and understanding.sentiment_score <= self._rules.sentiment_threshold:

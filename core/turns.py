@@ -23,7 +23,7 @@ from core.feedback import FeedbackStyle, Vote, VotePress, asks_feedback, parse_t
 from core.handoff import Mode
 from core.history import window
 from core.knowledge_index import KnowledgeIndex
-from core.policy import Decision, Policy
+from core.policy import Decision, Policy, Rule
 from core.ports import FeedbackStore, JobQueue, Locks, Store, TypingIndicator
 from core.records import Conversation, StoredMessage
 from core.reply import Reply, ReplySource
@@ -99,7 +99,9 @@ class TurnProcessor:
         limits = self._engine.bot.history
         history = await self._store.history(conversation_id, message_id, limits.max_turns)
         await self._show_typing(conversation.channel, conversation.conversation_key)
-        context = TurnContext(conversation.language, window(history, max_turns=limits.max_turns, max_chars=limits.max_chars))
+        context = TurnContext(
+            conversation.language, window(history, max_turns=limits.max_turns, max_chars=limits.max_chars), desk=desk is not None
+        )
         reply = await self._engine.reply(message, context)
 
         failed = conversation.failed_turns + 1 if self._policy.failed(reply, understanding) else 0
@@ -109,6 +111,9 @@ class TurnProcessor:
         if decision.escalate and desk is not None:
             await self._escalate(desk, conversation, message, decision, reply)
             return
+        if decision.rule is Rule.TRIGGER_PHRASE:  # asked for a person, and no one can join
+            reply = self._engine.reach_person(reply.language)
+            failed = 0
         if await self._asks_feedback(conversation, message, reply):
             by_text = self._style(conversation.channel) is FeedbackStyle.TEXT
             prompt = self._engine.bot.text("feedback_request", reply.language) if by_text else ""

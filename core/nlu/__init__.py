@@ -8,13 +8,24 @@ for tools (evaluation, redaction before logging) and tests.
 
 from core.nlu.entities import Entity, extract_entities
 from core.nlu.errors import DatasetFileError, ModelFileError, NluError, TrainingDataError
-from core.nlu.evaluation import evaluate, format_report
 from core.nlu.intents import IntentModel, IntentModelConfig, IntentPrediction
 from core.nlu.language import detect_language
 from core.nlu.money import Money
 from core.nlu.redaction import redact
 from core.nlu.sentiment import Sentiment, analyze_sentiment
 from core.nlu.understanding import NluPipeline, Understanding
+
+
+
+def __getattr__(name: str) -> object:
+    """`evaluate` and `format_report` load on first use: they pull in sklearn.metrics and
+    scipy.stats, which every message-handling process would otherwise pay for at start."""
+    if name in ("evaluate", "format_report"):
+        from core.nlu import evaluation
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module 'core.nlu' has no attribute {name!r}")
+
 
 __all__ = [
     "DatasetFileError",

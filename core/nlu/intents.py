@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
-from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from core.nlu.calibration import fit_temperature, softmax
@@ -217,6 +216,8 @@ def _out_of_fold_scores(
     features: csr_matrix, targets: NDArray[np.int_], n_classes: int, config: IntentModelConfig
 ) -> NDArray[np.float64]:
     """Decision scores of each example from a model that never saw it."""
+    from sklearn.model_selection import StratifiedKFold  # training only: spares serving its import
+
     scores = np.zeros((len(targets), n_classes))
     folds = StratifiedKFold(config.calibration_folds, shuffle=True, random_state=config.random_state)
     for fit_rows, held_rows in folds.split(np.zeros(len(targets)), targets):

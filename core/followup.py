@@ -1,0 +1,45 @@
+"""Follow-ups: a short question, or one that points back ("how much does that cost?", "手续费多少？"),
+is likely about the previous turn's topic, so the previous customer message is searched with it.
+
+Retrieval alone cannot know what "that" is; the conversation does. The previous message's match
+adds to the message's own (`core.retrieval.CONTEXT_WEIGHT`), so the topic carries over while a
+short question on a new topic ("when are you open?") still finds its own article; no model is
+needed, so the embedded path works without an LLM.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from core.records import Role, Turn
+
+MAX_SHORT_WORDS: Final = 5  # English: "is there a fee?" carries no topic of its own
+MAX_SHORT_HAN: Final = 7  # Chinese: "手续费多少？", "能快一点寄到吗？"
+_POINTING_EN = re.compile(r"\b(?:that|it|this|those|them|these|there|one)\b|^(?:and|but|so|also|what about|how about)\b")
+_QUESTION_EN = re.compile(r"^(?:how|what|when|where|why|which|is|are|can|could|do|does|will|would|any)\b")
+_POINTING_ZH = re.compile(r"那|这|它|呢|还能|还可以|多久|为什么")
+_QUESTION_ZH = re.compile(r"(?:吗|么|多少|几|[？?])\s*$")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def leans_on_previous(text: str) -> bool:
+    """True when `text` points back at an earlier topic, or is a question too short to carry one
+    ("is there a fee?"). A short statement ("quantum chromodynamics") is a topic of its own."""
+    lowered = text.lower().strip()
+    han = len(_HAN.findall(lowered))
+    if han:
+        return bool(_POINTING_ZH.search(lowered)) or (han <= MAX_SHORT_HAN and bool(_QUESTION_ZH.search(lowered)))
+    short = len(_WORD.findall(lowered)) <= MAX_SHORT_WORDS
+    return bool(_POINTING_EN.search(lowered)) or (short and bool(_QUESTION_EN.search(lowered)))
+
+
+def context_for(text: str, history: Sequence[Turn]) -> str | None:
+    """The previous customer message when `text` leans on it, else None. A customer who
+    switches language ("我的卡丢了", then "when are you open?") starts a new topic."""
+    previous = next((turn.text for turn in reversed(history) if turn.role is Role.CUSTOMER), None)
+    if previous is None or not leans_on_previous(text):
+        return None
+    return previous if bool(_HAN.search(previous)) == bool(_HAN.search(text)) else None

@@ -1,0 +1,109 @@
+"""Understanding benchmark: per-message cost of retrieval + NLU against the lexical-only path,
+with the sample bot's articles and with a large synthetic knowledge base, in the same run.
+
+    python -m infra.bench.understanding [--messages 100] [--articles 10000]
+
+Each component is timed on its own, one message at a time on one thread, and printed as a p50:
+the encoder call (once per message), lexical search, hybrid search given the vector, and the
+NLU pipeline (sentiment, entities, language). The synthetic articles' words are drawn from the
+sample articles; their passage vectors are random unit vectors rather than encoded (encoding
+30,000 passages would take most of an hour, and a search's cost does not depend on the vectors'
+values). The messages are the sample bot's held-out eval questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from core.embedding_cache import EmbeddingCache
+from core.encoder import Encoder
+from core.knowledge import Article, load_articles
+from core.nlu.encoders import load_retrieval_encoder
+from core.nlu.understanding import NluPipeline
+from core.retrieval import Retriever
+
+SAMPLE_BOT = Path(__file__).resolve().parents[2] / "bots" / "acme_bank"
+
+
+class _RandomPassages:
+    """The real encoder for queries; random unit vectors for synthetic passages."""
+
+    def __init__(self, real: Encoder) -> None:
+        self._real = real
+        self._random = np.random.default_rng(0)
+        self.name = f"random-{real.name}"
+
+    def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return self._real.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        rows = self._random.standard_normal((len(texts), 384)).astype(np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def synthetic(articles: list[Article], count: int) -> list[Article]:
+    rng = random.Random(0)
+    words = [w for a in articles for w in a.searchable.split()]
+    return [
+        Article(f"synthetic-{i}", "en", " ".join(rng.choices(words, k=6)), " ".join(rng.choices(words, k=80)),
+                tuple(" ".join(rng.choices(words, k=8)) for _ in range(4)))
+        for i in range(count)
+    ]
+
+
+def p50_ms(run: Callable[[str], object], messages: list[str]) -> float:
+    timings = []
+    for text in messages:
+        started = time.perf_counter()
+        run(text)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def measure(label: str, articles: list[Article], cache: EmbeddingCache, messages: list[str]) -> None:
+    print(f"[{label}: {len(articles)} articles] building both indexes", file=sys.stderr, flush=True)
+    lexical = Retriever(articles)
+    hybrid = Retriever(articles, embeddings=cache)
+    nlu = NluPipeline(None)
+    vectors = {t: hybrid.encode(t) for t in messages}
+    encode = p50_ms(hybrid.encode, messages)
+    words = p50_ms(lambda t: lexical.search(t), messages)
+    fused = p50_ms(lambda t: hybrid.search(t, vector=vectors[t]), messages)
+    understanding = p50_ms(nlu.analyze, messages)
+    total = p50_ms(lambda t: (hybrid.search(t, vector=(v := hybrid.encode(t))), nlu.analyze(t), v), messages)
+    baseline = p50_ms(lambda t: (lexical.search(t), nlu.analyze(t)), messages)
+    print(f"{label}: encoder {encode:.1f} ms · lexical search {words:.1f} ms · hybrid search {fused:.1f} ms · "
+          f"nlu {understanding:.1f} ms (p50 per message)")
+    print(f"{label}: retrieval + nlu p50 {total:.1f} ms, lexical-only path {baseline:.1f} ms")
+    print(f"ratio {label} hybrid/lexical-only: {total / baseline:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100)
+    parser.add_argument("--articles", type=int, default=10_000)
+    args = parser.parse_args()
+    cases = yaml.safe_load((SAMPLE_BOT / "eval" / "heldout.yaml").read_text(encoding="utf-8"))["cases"]
+    messages = [c["turns"][-1] for c in cases][: args.messages]
+    articles = load_articles(SAMPLE_BOT / "knowledge")
+    encoder = load_retrieval_encoder("e5-small")
+    # The sample bot's vectors: the same on-disk cache `csbot` uses (encoded on its first run).
+    measure("sample", articles, EmbeddingCache.for_bot(encoder, "acme_bank"), messages)
+    measure("large", articles + synthetic(articles, args.articles), EmbeddingCache(_RandomPassages(encoder), None), messages)
+
+
+if __name__ == "__main__":
+    main()

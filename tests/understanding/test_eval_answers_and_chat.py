@@ -1,0 +1,64 @@
+"""`csbot eval answers` and `csbot chat` as a user runs them; the sample bot's answer quality
+floor on its held-out cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bots.answer_eval import evaluate_answers
+from core.botdef import LoadedBot
+from tests.test_cli import TEST_BOT, csbot
+from tests.understanding.conftest import HELD_OUT
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tiny_cases.yaml"
+# Set from the sample bot's held-out score when hybrid retrieval landed (top1 0.80, abstain 0.75,
+# follow-ups 0.75, small talk 1.0), a few points under it so only a real regression trips it.
+FLOOR = {"top1": 0.75, "abstain": 0.7, "followups": 0.7, "small_talk": 1.0}
+
+
+def test_eval_answers_prints_progress_on_stderr_and_one_json_line_last(tmp_path: Path) -> None:
+    result = csbot("eval", "answers", "--cases", str(FIXTURE), cwd=tmp_path, env={"CSBOT_BOT": str(TEST_BOT)})
+    assert result.returncode == 0, result.stderr
+    assert f"running 5 cases from {FIXTURE}" in result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[-1])
+    assert list(report) == ["top1", "abstain", "followups", "small_talk", "n"]
+    assert report["n"] == 5 and report["small_talk"] == 1.0 and report["abstain"] == 1.0
+    assert report["followups"] == 1.0  # no follow-up cases: nothing failed
+    assert 0.0 <= report["top1"] <= 1.0
+
+
+def test_eval_answers_names_the_case_at_fault(tmp_path: Path) -> None:
+    bad = tmp_path / "cases.yaml"
+    bad.write_text("cases:\n  - {turns: [hi], expect: {article: x, abstain: true}}\n", encoding="utf-8")
+    result = csbot("eval", "answers", "--cases", str(bad), cwd=tmp_path, env={"CSBOT_BOT": str(TEST_BOT)})
+    assert result.returncode != 0
+    assert str(bad) in result.stderr and "expect exactly one of" in result.stderr
+
+
+def test_the_sample_bot_stays_above_its_answer_quality_floor(sample_bot: LoadedBot) -> None:
+    report = evaluate_answers(sample_bot, HELD_OUT, progress=lambda line: None)
+    assert report["n"] >= 80
+    for kind, floor in FLOOR.items():
+        assert report[kind] >= floor, (kind, report)
+
+
+def test_asking_for_a_person_without_an_agent_desk_does_not_loop(tmp_path: Path) -> None:
+    lines = ["agent", "where is my card? it never came", "人工"]
+    result = csbot("chat", stdin="\n".join(lines) + "\n", cwd=tmp_path, env={"CSBOT_BOT": str(TEST_BOT)})
+    assert result.returncode == 0, result.stderr
+    agent, answer, chinese = result.stdout.splitlines()
+    assert "No colleague can join this chat" in agent
+    assert "抱歉，此对话无法转接人工" in chinese
+    for reply in (agent, answer, chinese):
+        assert 'reply "agent"' not in reply.lower() and "回复“人工”" not in reply
+
+
+def test_the_understanding_benchmark_prints_both_ratios() -> None:
+    from tests.test_bench import RATIO, run_bench
+
+    output = run_bench("infra.bench.understanding", "--messages", "3", "--articles", "200")
+    assert len(RATIO.findall(output)) == 2, output
+    assert "large: retrieval + nlu p50" in output and "sample: encoder" in output
