@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.grounding import Grounding
 from core.messages import Button
 
 
@@ -13,7 +14,17 @@ class ReplySource(StrEnum):
     EXTRACTIVE = "extractive"  # the embedded responder quoting the knowledge base
     KNOWLEDGE_FALLBACK = "knowledge_fallback"  # LLM failed; best passage quoted instead
     HOLDING = "holding"  # LLM failed and nothing matched: a holding message
+    NO_MATCH = "no_match"  # nothing in the knowledge base to answer from: the bot says it does not know
     CANNED = "canned"  # fixed texts: media-only, help, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """The article an answer was grounded on; `url` is its help-centre page when the bot has one."""
+
+    slug: str
+    title: str
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +44,6 @@ class Reply:
     # buttons ask with `feedback_prompt`.
     ask_feedback: bool = False
     feedback_prompt: str = ""
+    # What the grounding check did (generated answers only) and the articles behind the answer.
+    grounding: Grounding | None = None
+    citations: tuple[Citation, ...] = ()
