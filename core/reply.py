@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from core.grounding import Grounding
 from core.messages import Button
@@ -27,6 +28,11 @@ class Citation:
     url: str = ""
 
 
+# Where an outbox row keeps the article behind its answer, for the channel's source line.
+SOURCE_TITLE_KEY: Final = "source_title"
+SOURCE_URL_KEY: Final = "source_url"
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     text: str
@@ -47,3 +53,10 @@ class Reply:
     # What the grounding check did (generated answers only) and the articles behind the answer.
     grounding: Grounding | None = None
     citations: tuple[Citation, ...] = ()
+
+    def citation_meta(self) -> dict[str, str]:
+        """The best article behind the answer, as outbox metadata; empty when none was used."""
+        if not self.citations:
+            return {}
+        best = self.citations[0]
+        return {SOURCE_TITLE_KEY: best.title, **({SOURCE_URL_KEY: best.url} if best.url else {})}
