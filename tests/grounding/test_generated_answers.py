@@ -66,3 +66,23 @@ async def test_a_grounded_answer_goes_out_first_time(pipeline: Pipeline, fake_ll
     assert len(fake_llm.requests) == 1
     _, analysis = await stored(pipeline)
     assert analysis["grounding"]["outcome"] == "grounded"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_stats_count_grounded_regenerated_and_fallen_back_answers(pipeline: Pipeline, fake_llm: FakeLLMServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.stats import format_stats
+    from infra.db.stats import SqlStats
+
+    fake_llm.then(
+        Behaviour(text="Freeze it in the app."),  # grounded
+        Behaviour(text=INVENTED), Behaviour(text="Freeze it in the app."),  # regenerated
+        Behaviour(text=INVENTED), Behaviour(text=INVENTED),  # fallen back
+    )
+    for number in range(3):
+        await pipeline.submit("I lost my card", message_id=f"s{number}", conversation=f"c{number}")
+        await pipeline.wait_sent(number + 1)
+    stats = await SqlStats(pipeline.runtime.store._sessions).stats(datetime.now(UTC) - timedelta(days=1), days=1)
+    assert (stats.grounded, stats.regenerated, stats.fallen_back) == (1, 1, 1)
+    assert "generated answers: 1 grounded, 1 regenerated, 1 fallen back" in format_stats(stats)
