@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -23,6 +24,11 @@ _DIGIT_KINDS = (FactKind.PHONE, FactKind.ACCOUNT)
 # Kinds matched on their quantities within the same kind and unit: "7 days" is grounded by
 # "5–7 business days"; "$20" is not grounded by "20 business days".
 _QUANTITY_KINDS = (FactKind.MONEY, FactKind.PERCENT, FactKind.DURATION)
+
+
+# The same articles are sources turn after turn: their facts are extracted once.
+_source_facts = lru_cache(maxsize=4096)(extract_facts)
+_source_text = lru_cache(maxsize=4096)(lambda text: normalize(text).lower())
 
 
 def _family(fact: Fact) -> str:
@@ -50,8 +56,8 @@ class Evidence:
         facts: list[Fact] = []
         texts: list[str] = []
         for source in sources:
-            facts.extend(extract_facts(source))
-            texts.append(normalize(source).lower())
+            facts.extend(_source_facts(source))
+            texts.append(_source_text(source))
         quantities: dict[tuple[FactKind, str], list[frozenset[str]]] = defaultdict(list)
         for fact in facts:
             if fact.kind in _QUANTITY_KINDS:
