@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from core.messages import Button
+from core.reply import SOURCE_TITLE_KEY, SOURCE_URL_KEY
 
 Measure = Callable[[str], int]
 
@@ -325,3 +326,25 @@ def sms_text(text: str, buttons: Sequence[Button], language: str) -> tuple[str, 
     """The SMS body (plain, GSM-7 look-alikes replaced) and the choices line that must survive
     any shortening, since a customer cannot answer a choice they never saw."""
     return gsm7_normalize(strip_markdown(text)), gsm7_normalize(numbered_choices(buttons, language))
+
+
+# --- the source line under an answer ---------------------------------------------------------
+
+SOURCE_LABELS = {"en": "Source", "zh": "来源"}
+
+
+def source_line(metadata: Mapping[str, str], language: str) -> str:
+    """"Source: <article title> (<help-centre link>)" for an answer grounded on an article;
+    empty for anything else, so canned texts and agents' replies carry none."""
+    title = metadata.get(SOURCE_TITLE_KEY, "")
+    if not title:
+        return ""
+    label = SOURCE_LABELS.get(language) or SOURCE_LABELS["en"]
+    colon = "：" if language == "zh" else ": "
+    url = metadata.get(SOURCE_URL_KEY, "")
+    return f"{label}{colon}{title}" + (f" ({url})" if url else "")
+
+
+def with_source(text: str, metadata: Mapping[str, str], language: str) -> str:
+    line = source_line(metadata, language)
+    return f"{text}\n\n{line}" if line else text

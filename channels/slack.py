@@ -38,6 +38,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from channels.shaping import with_source
 from channels.slack_format import MAX_CHUNK_CHARS, escape_mrkdwn, plain_text, split_escaped
 from channels.slack_interactions import (
     CHOICE_ACTION_PREFIX,
@@ -340,7 +341,7 @@ def compose(message: OutboundMessage, limit: int = MAX_CHUNK_CHARS) -> list[dict
     Buttons ride on the last part; their text fallback is appended to that part's `text`, which
     is what notifications and block-less clients show.
     """
-    chunks = split_escaped(message.text, limit) or [""]
+    chunks = split_escaped(with_source(message.text, message.metadata, message.language), limit) or [""]
     parts: list[dict[str, Any]] = [{"text": chunk} for chunk in chunks]
     last = parts[-1]["text"]
     if message.buttons:

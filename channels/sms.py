@@ -37,7 +37,7 @@ from core.messages import ContentKind, Delivered, InboundMessage, OutboundMessag
 from core.optouts import OptOuts
 from core.ports import RateLimiter
 from channels.base import Webhook
-from channels.shaping import chars_fit, fit, gsm7_normalize, shortened_note, sms_fits, sms_text
+from channels.shaping import Fitted, chars_fit, fit, gsm7_normalize, shortened_note, sms_fits, sms_text, source_line
 
 log = logging.getLogger(__name__)
 
@@ -249,16 +249,25 @@ class SmsChannel:
         text, choices = sms_text(message.text, message.buttons, message.language)
         if message.ask_feedback and message.feedback_prompt and not choices:
             choices = gsm7_normalize(message.feedback_prompt)
+        source = gsm7_normalize(source_line(message.metadata, message.language))
+        if source:
+            # The source line only rides along when the whole answer still fits the budget.
+            with_line = self._fitted(f"{text}\n{source}", message.conversation_key, message.language, tail=choices)
+            if not with_line.shortened:
+                return with_line.text
         return self._fit(text, message.conversation_key, message.language, tail=choices)
 
     def _fit(self, text: str, address: str, language: str, *, tail: str = "") -> str:
+        return self._fitted(text, address, language, tail=tail).text
+
+    def _fitted(self, text: str, address: str, language: str, *, tail: str = "") -> Fitted:
         note = gsm7_normalize(shortened_note(language))
         if is_whatsapp(address):
             fits = chars_fit(min(self.config.whatsapp_max_chars, BODY_LIMIT))
         else:
             by_segments = sms_fits(self.config.max_segments)
             fits = lambda candidate: len(candidate) <= BODY_LIMIT and by_segments(candidate)  # noqa: E731
-        return fit(text, fits, tail=tail, note=note).text
+        return fit(text, fits, tail=tail, note=note)
 
     def sender_for(self, address: str) -> str:
         """Answer on the medium the customer used: WhatsApp from our WhatsApp sender."""

@@ -51,7 +51,7 @@ from core.intake import Intake
 from core.messages import Button, ContentKind, Delivered, InboundMessage, OutboundMessage
 from core.ports import RateLimiter
 from channels.base import Webhook
-from channels.shaping import split_text, strip_markdown, telegram_html, utf16_len
+from channels.shaping import split_text, strip_markdown, telegram_html, utf16_len, with_source
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +335,8 @@ class TelegramChannel:
         await self._bot().send_chat_action(chat_id=conversation_key, action=ChatAction.TYPING)
 
     async def send(self, message: OutboundMessage) -> Delivered:
-        chunks = split_text(message.text, MESSAGE_LIMIT, measure=utf16_len)
+        text = with_source(message.text, message.metadata, message.language)
+        chunks = split_text(text, MESSAGE_LIMIT, measure=utf16_len)
         if not chunks:
             raise PermanentDeliveryError(NAME, "empty message")
         await self._take_budget(message)

@@ -1,8 +1,10 @@
 """The conversation engine: one customer message in, one `Reply` out. No I/O of its own.
 
-Language → retrieval → prompt → generation (within a deadline) → post-processing. When the
-LLM path fails the customer still gets an answer: the best passage, or a holding message that
-asks for a person. Understanding (NLU) and the escalation policy plug in through `Understand`
+Language → retrieval → prompt → generation (within a deadline) → post-processing → grounding.
+When retrieval finds nothing the model is not asked: it would guess. A generated answer stating a
+fact its sources lack is regenerated once with the claims named, then replaced by the best
+passage. When the LLM path fails the customer still gets an answer: the best passage, or a
+holding message that asks for a person. Understanding (NLU) and the escalation policy plug in through `Understand`
 and `Policy` so they can grow without touching this flow.
 """
 
@@ -16,14 +18,15 @@ from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
 from core.followup import context_for
+from core.grounding import Evidence, Grounding, GroundingOutcome, GroundingReport, check
 from core.messages import ContentKind
 from core.nlu.language import detect_language
 from core.nlu.understanding import NluPipeline, Understanding
-from core.ports import Generator
+from core.ports import GenerationRequest, Generator
 from core.postprocess import clean
-from core.prompt import build_request
+from core.prompt import build_request, stricter
 from core.records import StoredMessage, Turn
-from core.reply import Reply, ReplySource
+from core.reply import Citation, Reply, ReplySource
 from core.resilience import generate_within
 from core.retrieval import Passage
 from core.small_talk import recognise as recognise_small_talk
@@ -101,27 +104,71 @@ class ConversationEngine:
         if (social := recognise_small_talk(message.text)) is not None:
             return Reply(self.bot.text(social.value, language), language, ReplySource.CANNED, reason=f"small talk: {social}")
         passages = self.retrieve(message.text, language, context.history)
-        grounding = passages[0].score if passages else 0.0
+        if not passages:
+            return Reply(self.bot.text("no_match", language), language, ReplySource.NO_MATCH, needs_human=True,
+                         reason="no knowledge match")
         request = build_request(self.bot, passages, context.history, message.text, language)
-        gen = self.bot.generation
+        if isinstance(self.generator, ExtractiveResponder):
+            text = self.generator.answer(request.passages, language)
+            return self._answer(text, passages, language, ReplySource.EXTRACTIVE, None)
+        evidence = Evidence.of((*(f"{p.article.title}\n{p.article.body}" for p in passages),
+                                *(t.text for t in context.history), message.text))
         try:
-            raw = await generate_within(self.generator, request, retries=gen.retries, deadline=gen.deadline_seconds)
+            text, report = await self._generate(request, evidence)
+            if report.grounded:
+                return self._answer(text, passages, language, ReplySource.LLM, Grounding(GroundingOutcome.GROUNDED))
+            claims = report.claims
+            text, report = await self._generate(stricter(request, claims), evidence)
         except LLMError as exc:
             return self._fallback(passages, language, reason=f"llm failed: {type(exc).__name__}: {exc}")
-        text = clean(raw, request)
-        if not text or (language in self.bot.languages and detect_language(text) != language):
+        except _Unusable:
             # An empty answer or one in the wrong language is no answer: quote the knowledge base.
             return self._fallback(passages, language, reason="generated answer unusable")
-        source = ReplySource.EXTRACTIVE if isinstance(self.generator, ExtractiveResponder) else ReplySource.LLM
-        return Reply(text, language, source, grounding_score=grounding, needs_human=not passages,
-                     reason="" if passages else "no knowledge match", passage=passages[0].article.body if passages else "")
+        if report.grounded:
+            grounding = Grounding(GroundingOutcome.REGENERATED, claims, _slugs(passages))
+            return self._answer(text, passages, language, ReplySource.LLM, grounding)
+        grounding = Grounding(GroundingOutcome.FALLEN_BACK, tuple(dict.fromkeys((*claims, *report.claims))))
+        return self._fallback(passages, language, reason="generated answer not grounded", grounding=grounding)
 
-    def _fallback(self, passages: list[Passage], language: str, *, reason: str) -> Reply:
+    async def _generate(self, request: GenerationRequest, evidence: Evidence) -> tuple[str, GroundingReport]:
+        gen = self.bot.generation
+        raw = await generate_within(self.generator, request, retries=gen.retries, deadline=gen.deadline_seconds)
+        text = clean(raw, request)
+        if not text or (request.language in self.bot.languages and detect_language(text) != request.language):
+            raise _Unusable
+        return text, check(text, evidence)
+
+    def _answer(
+        self, text: str, passages: list[Passage], language: str, source: ReplySource, grounding: Grounding | None
+    ) -> Reply:
+        if grounding is not None and not grounding.articles:
+            grounding = replace(grounding, articles=_slugs(passages))
+        best = passages[0]
+        return Reply(text, language, source, grounding_score=best.score, passage=best.article.body,
+                     grounding=grounding, citations=(self._citation(best),))
+
+    def _fallback(
+        self, passages: list[Passage], language: str, *, reason: str, grounding: Grounding | None = None
+    ) -> Reply:
         if passages:
             text = self._extractive.answer((passages[0].article.body,), language)
+            if grounding is not None:
+                grounding = replace(grounding, articles=_slugs(passages[:1]))
             return Reply(text, language, ReplySource.KNOWLEDGE_FALLBACK, grounding_score=passages[0].score, reason=reason,
-                         passage=passages[0].article.body)
+                         passage=passages[0].article.body, grounding=grounding, citations=(self._citation(passages[0]),))
         return Reply(self.bot.text("holding", language), language, ReplySource.HOLDING, needs_human=True, reason=reason)
+
+    @staticmethod
+    def _citation(passage: Passage) -> Citation:
+        return Citation(passage.article.slug, passage.article.title, passage.article.url)
+
+
+class _Unusable(Exception):
+    """The model answered with nothing, or in another language than the customer's."""
+
+
+def _slugs(passages: Sequence[Passage]) -> tuple[str, ...]:
+    return tuple(p.article.slug for p in passages)
 
 
 def understanding_record(understanding: Understanding | None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class Article:
     body: str
     questions: tuple[str, ...] = ()
     source: str = "file"
+    url: str = ""  # the article's help-centre page, shown in an answer's source line
 
     @property
     def searchable(self) -> str:
@@ -51,10 +52,13 @@ def parse_article(path: Path) -> Article:
     questions = meta.get("questions") or []
     if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
         raise ConfigError(str(path), "questions", "must be a list of strings")
+    url = meta.get("url") or ""
+    if not isinstance(url, str) or (url and not url.startswith(("https://", "http://"))):
+        raise ConfigError(str(path), "url", "must be an http(s) address of the article's help-centre page")
     body = body.strip()
     if not body:
         raise ConfigError(str(path), "body", "article has no text")
-    return Article(slug=slug, language=language, title=title.strip(), body=body, questions=tuple(questions))
+    return Article(slug=slug, language=language, title=title.strip(), body=body, questions=tuple(questions), url=url)
 
 
 def load_articles(folder: Path) -> list[Article]:

@@ -7,7 +7,10 @@ import re
 from core.ports import GenerationRequest
 
 _ROLE_PREFIX = re.compile(r"^\s*(?:assistant|bot|ai|system)\s*[:：]\s*", re.IGNORECASE)
-_LEAK_MARKERS = ("Knowledge passages:", "Answer only from the knowledge passages", "<|im_start|>", "<|eot_id|>")
+_LEAK_MARKERS = (
+    "Knowledge passages:", "Answer only from the knowledge passages", "Your previous answer stated", "<|im_start|>",
+    "<|eot_id|>",
+)
 
 
 def strip_leakage(text: str, request: GenerationRequest) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
+from core.grounding import Grounding
 from core.messages import Button
 
 
@@ -13,7 +15,22 @@ class ReplySource(StrEnum):
     EXTRACTIVE = "extractive"  # the embedded responder quoting the knowledge base
     KNOWLEDGE_FALLBACK = "knowledge_fallback"  # LLM failed; best passage quoted instead
     HOLDING = "holding"  # LLM failed and nothing matched: a holding message
+    NO_MATCH = "no_match"  # nothing in the knowledge base to answer from: the bot says it does not know
     CANNED = "canned"  # fixed texts: media-only, help, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """The article an answer was grounded on; `url` is its help-centre page when the bot has one."""
+
+    slug: str
+    title: str
+    url: str = ""
+
+
+# Where an outbox row keeps the article behind its answer, for the channel's source line.
+SOURCE_TITLE_KEY: Final = "source_title"
+SOURCE_URL_KEY: Final = "source_url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +50,13 @@ class Reply:
     # buttons ask with `feedback_prompt`.
     ask_feedback: bool = False
     feedback_prompt: str = ""
+    # What the grounding check did (generated answers only) and the articles behind the answer.
+    grounding: Grounding | None = None
+    citations: tuple[Citation, ...] = ()
+
+    def citation_meta(self) -> dict[str, str]:
+        """The best article behind the answer, as outbox metadata; empty when none was used."""
+        if not self.citations:
+            return {}
+        best = self.citations[0]
+        return {SOURCE_TITLE_KEY: best.title, **({SOURCE_URL_KEY: best.url} if best.url else {})}

@@ -36,6 +36,10 @@ class Stats:
     thumbs_up: int = 0
     downvoted_intents: IntentCounts = ()  # most 👎 first, by the intent of the message answered
     handoff_intents: IntentCounts = ()  # most handoffs first, by the intent of the message that opened them
+    # What the grounding check did to generated answers (see core.grounding.GroundingOutcome).
+    grounded: int = 0
+    regenerated: int = 0
+    fallen_back: int = 0
 
     @property
     def automation_rate(self) -> float | None:
@@ -70,6 +74,12 @@ def top_intents(intents: Iterable[str], limit: int = TOP_INTENTS) -> IntentCount
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit])
 
 
+def grounding_outcome(understanding: Mapping[str, Any] | None) -> str | None:
+    """The grounding check's outcome recorded in a message's analysis, if it ran."""
+    grounding = (understanding or {}).get("grounding")
+    return str(grounding.get("outcome")) if isinstance(grounding, Mapping) else None
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
@@ -93,5 +103,7 @@ def format_stats(stats: Stats) -> str:
             f"• 👍 rate: {_pct(stats.thumbs_up_rate)} of {stats.votes} answer vote(s) ({stats.thumbs_up} 👍)",
             f"• most 👎 by intent: {_ranking(stats.downvoted_intents)}",
             f"• most handoffs by intent: {_ranking(stats.handoff_intents)}",
+            f"• generated answers: {stats.grounded} grounded, {stats.regenerated} regenerated, "
+            f"{stats.fallen_back} fallen back to the article",
         )
     )

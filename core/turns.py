@@ -107,7 +107,9 @@ class TurnProcessor:
         failed = conversation.failed_turns + 1 if self._policy.failed(reply, understanding) else 0
         paused = await desk.paused(conversation.channel) if desk is not None else False
         decision = self._policy.decide(message.text, understanding, reply, failed_turns=failed, paused=paused)
-        await self._store.save_understanding(message_id, {**analysis, **_decision_record(decision, handed=desk is not None)})
+        grounding = {"grounding": reply.grounding.record()} if reply.grounding is not None else {}
+        record = {**analysis, **grounding, **_decision_record(decision, handed=desk is not None)}
+        await self._store.save_understanding(message_id, record)
         if decision.escalate and desk is not None:
             await self._escalate(desk, conversation, message, decision, reply)
             return

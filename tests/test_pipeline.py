@@ -90,11 +90,14 @@ async def test_llm_down_falls_back_to_the_knowledge_base(pipeline: Pipeline, fak
     assert rows[0].source == "knowledge_fallback"
 
 
-async def test_llm_down_and_no_match_gives_a_holding_message(pipeline: Pipeline, fake_llm: FakeLLMServer) -> None:
+async def test_no_match_says_it_does_not_know_without_asking_the_llm(pipeline: Pipeline, fake_llm: FakeLLMServer) -> None:
     fake_llm.fail(500, "incomplete_generation", times=10)
     await pipeline.submit("Tell me about quantum chromodynamics", message_id="h1")
     [reply] = await pipeline.wait_sent(1)
-    assert reply.text == "Sorry, I can't answer right now. A colleague will get back to you shortly."
+    assert reply.text == "I'm sorry, I don't have an answer to that. Reply \"agent\" and a colleague will help you."
+    assert fake_llm.requests == []  # nothing to ground on: the model would only guess
+    rows = await outbox_rows(pipeline)
+    assert rows[0].source == "no_match"
 
 
 async def test_error_inside_a_200_stream_is_retried(pipeline: Pipeline, fake_llm: FakeLLMServer) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.feedback import RATING, THUMBS
-from core.stats import Stats, intent_of, top_intents
+from core.grounding import GroundingOutcome
+from core.stats import Stats, grounding_outcome, intent_of, top_intents
 from infra.db.models import FeedbackRow, HandoffRow, MessageRow, OutboxRow
 
 
@@ -64,6 +66,14 @@ class SqlStats:
                 )
             ).one()
             downvoted = await self._downvoted_intents(session, since)
+            analyses = (
+                await session.scalars(
+                    select(MessageRow.understanding).where(
+                        MessageRow.received_at >= since, MessageRow.understanding.is_not(None)
+                    )
+                )
+            ).all()
+        outcomes = Counter(grounding_outcome(a) for a in analyses)
         delays = [
             (first_out[c] - received).total_seconds()
             for c, received in first_in.items()
@@ -84,6 +94,9 @@ class SqlStats:
             # The intent of the message that opened each handoff (an admin's takeover is not a
             # customer's intent, so it is not counted here).
             handoff_intents=top_intents(intent_of(h.understanding) for h in handoffs if h.message_id is not None),
+            grounded=outcomes[str(GroundingOutcome.GROUNDED)],
+            regenerated=outcomes[str(GroundingOutcome.REGENERATED)],
+            fallen_back=outcomes[str(GroundingOutcome.FALLEN_BACK)],
         )
 
     @staticmethod

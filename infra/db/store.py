@@ -35,7 +35,7 @@ def reply_row(message: MessageRow, conversation: ConversationRow, reply: Reply, 
         language=reply.language,
         source=reply.source.value,
         buttons={"items": [[b.label, b.value] for b in reply.buttons]},
-        meta={**message.meta, **feedback_meta(reply)},
+        meta={**message.meta, **feedback_meta(reply), **reply.citation_meta()},
     )
 
 

@@ -59,7 +59,7 @@ class FakeLLMServer:
     @staticmethod
     def answer_for(payload: dict[str, Any]) -> str:
         system = next((m["content"] for m in payload["messages"] if m["role"] == "system"), "")
-        passage = re.search(r"Knowledge passages:\n\[(.+?)\]\n(.+)", system)
+        passage = re.search(r"Knowledge passages:\n<passage \d+: (.+?)>\n(.+)", system)
         chinese = "Reply in Chinese" in system
         if passage is None:
             return "抱歉，我不确定。" if chinese else "I am not sure about that."

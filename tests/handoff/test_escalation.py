@@ -100,16 +100,18 @@ def failing_llm() -> Iterator[FakeLLMServer]:
         yield server
 
 
-async def test_llm_failing_past_its_retries_hands_over(tmp_path: Path, failing_llm: FakeLLMServer) -> None:
+async def test_no_match_is_not_sent_to_the_llm_and_repeated_no_matches_hand_over(
+    tmp_path: Path, failing_llm: FakeLLMServer
+) -> None:
     async with desk_system(tmp_path, llm_base_url=failing_llm.url) as desk:
-        await desk.telegram_message("Tell me about quantum chromodynamics")
-        await desk.settle()
-        [received] = desk.received("telegram")
-        assert received.startswith(ACK_EN)  # the handoff notice instead of a bare holding message
+        for question in ("Tell me about quantum chromodynamics", "And about string theory?", "What of loop gravity?"):
+            await desk.telegram_message(question)
+            await desk.settle()
+        received = desk.received("telegram")
+        assert "don't have an answer" in received[0]  # the no-answer path, not a guess
+        assert failing_llm.requests == []  # nothing to ground on: the model is not asked
         handoff = await only_handoff(desk)
-        assert handoff["rule"] == "llm_failed" and "llm failed" in handoff["reason"]
-        assert handoff["suggested_reply"] == ""  # nothing useful to suggest
-        assert len(failing_llm.requests) == 3  # the first try and its two retries
+        assert handoff["rule"] == "failed_turns"
 
 
 async def test_without_an_agent_desk_the_bot_keeps_answering_and_records_the_escalation(tmp_path: Path) -> None:

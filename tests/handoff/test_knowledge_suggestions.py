@@ -114,7 +114,7 @@ async def test_the_llm_is_given_the_approved_answer_as_knowledge(tmp_path, fake_
 
         [request] = fake_llm.requests[before:]
         system = request["messages"][0]["content"]
-        assert f"[{GENERAL_QUESTION}]\n{GENERAL_ANSWER}" in system  # the entry, title and body
+        assert f"<passage 1: {GENERAL_QUESTION}>\n{GENERAL_ANSWER}\n</passage 1>" in system  # the entry, title and body
         assert KNOWLEDGE in answer
 
 
