@@ -35,6 +35,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker_probe(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.worker_health import check
+
+    problem = check(stale_after=args.stale_after)
+    print(problem or "worker alive")
+    return 1 if problem else 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from infra.db.migrate import upgrade
 
@@ -161,6 +169,9 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=None)
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(run=cmd_worker)
+    probe = sub.add_parser("worker-probe", help="exit 0 if this pod's worker consumer is alive (Kubernetes exec probe)")
+    probe.add_argument("--stale-after", type=float, default=60.0, help="seconds without a heartbeat that mean stuck")
+    probe.set_defaults(run=cmd_worker_probe)
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db.add_parser("upgrade", help="apply migrations")
     up.add_argument("revision", nargs="?", default="head")

@@ -7,7 +7,7 @@ from typing import TextIO
 from sqlalchemy.engine import make_url
 
 from bots.runtime import build_runtime
-from bots.web import readiness
+from bots.probes import readiness
 from infra.settings import Settings
 
 
@@ -34,10 +34,10 @@ async def doctor(settings: Settings, out: TextIO) -> int:
         out.write(f"  {name:<11} {value}\n")
     runtime = await build_runtime(settings, migrate=False)
     try:
-        checks = await readiness(runtime)
+        state = await readiness(runtime)
     finally:
         await runtime.close()
     out.write("reachable:\n")
-    for name, value in checks.items():
+    for name, value in state.checks.items():
         out.write(f"  {name:<11} {value}\n")
-    return 0 if all(v in ("ok", "off") for v in checks.values()) else 1
+    return 0 if state.healthy else 1

@@ -32,6 +32,7 @@ from infra.db.bot_state import SqlBotState
 from infra.db.handoffs import SqlHandoffStore
 from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.stats import SqlStats
+from infra.metrics import PrometheusObserver
 from infra.model_store import watch_intent_model
 from infra.settings import Settings
 from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE
@@ -134,6 +135,7 @@ def build_human_side(
         desk=desk_port,
         pager=make_pager(settings, channels),
         suggestions=suggestions,
+        observer=PrometheusObserver(),
     )
     if config is None:
         return HumanSide(desk)

@@ -44,6 +44,7 @@ from infra.db.store import SqlStore
 from infra.db.training_data import TrainingDataQueries
 from infra.model_store import FileModelStore
 from infra.locks import MemoryLocks, RedisLocks
+from infra.metrics import PrometheusObserver
 from infra.settings import Settings
 from workers.celery_app import CeleryJobs, create_celery
 from workers.inprocess import InProcessJobs
@@ -76,12 +77,17 @@ class Runtime:
         await self.db.dispose()
 
 
+# Every process reports to Prometheus (see infra.metrics); exporting is up to `/metrics`.
+OBSERVER = PrometheusObserver()
+
+
 def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
     if not settings.llm_base_url:
         return ExtractiveResponder(bot.definition)
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     return LLMServerGenerator(
-        settings.llm_base_url, api_key=key, model=settings.llm_model, timeout=bot.definition.generation.timeout_seconds
+        settings.llm_base_url, api_key=key, model=settings.llm_model, timeout=bot.definition.generation.timeout_seconds,
+        observer=OBSERVER,
     )
 
 
@@ -171,6 +177,7 @@ async def build_runtime(
             typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]
             desk=human.desk, knowledge=knowledge, feedback=feedback,
             feedback_styles={name: c.feedback_style for name, c in by_name.items()},
+            observer=OBSERVER,
         ),
         delivery=Delivery(store, jobs, locks, by_name),
         desk=human.desk,

@@ -13,11 +13,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from bots.probes import database_state, llm_state, redis_state
+from bots.probes import Readiness, readiness, refresh_gauges
 from bots.runtime import Runtime
-from infra.metrics import REGISTRY, WEBHOOK_LATENCY
+from infra.metrics import exposition, observe_webhook
 from workers.celery_app import SLA_CHECK_SECONDS
 from workers.inprocess import InProcessJobs
 
@@ -63,7 +63,7 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         started = time.perf_counter()
         response = await call_next(request)
         if request.url.path.startswith("/webhooks/"):
-            WEBHOOK_LATENCY.labels(request.url.path, str(response.status_code)).observe(time.perf_counter() - started)
+            observe_webhook(request.url.path, response.status_code, time.perf_counter() - started)
         return response
 
     mounted: set[str] = set()
@@ -85,13 +85,16 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        checks = await readiness(runtime)
-        ok = all(v in ("ok", "off") for v in checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        """503 only when webhooks cannot be stored or enqueued (database, Redis). The LLM
+        server is reported, never a reason: the web tier does not generate, and pulling it
+        would turn a slow model into failed webhooks."""
+        state: Readiness = await readiness(runtime)
+        return JSONResponse(state.body(), status_code=200 if state.ready else 503)
 
     @app.get("/metrics")
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        await refresh_gauges(runtime)
+        return PlainTextResponse(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -112,12 +115,3 @@ def _channel_off(path: str) -> Callable[[], Awaitable[JSONResponse]]:
         return JSONResponse({"error": f"channel for {path} is not configured"}, status_code=404)
 
     return off
-
-
-async def readiness(runtime: Runtime) -> dict[str, str]:
-    """DB, Redis and LLM server reachability; "off" for a part that is not configured."""
-    return {
-        "database": await database_state(runtime.db),
-        "redis": await redis_state(runtime.redis),
-        "llm": await llm_state(runtime.generator),
-    }

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from celery import Celery
 
+from bots import worker_health
 from bots.runtime import build_runtime, visibility_timeout
 from channels.base import Channel
 from core.botdef import load_bot
@@ -38,6 +39,7 @@ def make_worker_app(
         return runtime.services
 
     bridge.install(services)
+    worker_health.install(app)  # the file `csbot worker-probe` checks
     return app
 
 

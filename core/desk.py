@@ -30,6 +30,7 @@ from core.handoff import Handoff, HandoffState
 from core.knowledge_suggestions import KnowledgeSuggestions
 from core.masking import mask_customer
 from core.nlu.redaction import redact
+from core.observe import UNOBSERVED, Observer
 from core.policy import Decision
 from core.ports import AgentDesk, BotState, HandoffStore, JobQueue, Locks, Pager, Store
 from core.records import Conversation, Role, Turn
@@ -86,6 +87,7 @@ class HandoffDesk:
         pager: Pager | None = None,
         suggestions: KnowledgeSuggestions | None = None,
         clock: Clock = utc_now,
+        observer: Observer = UNOBSERVED,
     ) -> None:
         self.bot = bot
         self._store = store
@@ -97,6 +99,7 @@ class HandoffDesk:
         self._pager = pager
         self._suggestions = suggestions
         self._clock = clock
+        self._observer = observer
 
     @property
     def available(self) -> bool:
@@ -276,6 +279,8 @@ class HandoffDesk:
         )
         if moved is None:
             return Outcome(False, self._taken(await self._handoffs.get_handoff(handoff.id)))
+        if moved.claimed_at is not None:
+            self._observer.handoff_claimed((moved.claimed_at - moved.created_at).total_seconds())
         self._jobs.enqueue_desk(handoff.id)
         return Outcome(True, f"You own conversation {handoff.conversation_id} now; reply in the thread.", moved)
 

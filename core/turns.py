@@ -13,6 +13,7 @@ customer for a vote where the channel can) or a person takes over.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,7 @@ from core.feedback import FeedbackStyle, Vote, VotePress, asks_feedback, parse_t
 from core.handoff import Mode
 from core.history import window
 from core.knowledge_index import KnowledgeIndex
+from core.observe import UNOBSERVED, Observer, TurnOutcome
 from core.policy import Decision, Policy, Rule
 from core.ports import FeedbackStore, JobQueue, Locks, Store, TypingIndicator
 from core.records import Conversation, StoredMessage
@@ -45,6 +47,7 @@ class TurnProcessor:
         knowledge: KnowledgeIndex | None = None,
         feedback: FeedbackStore | None = None,
         feedback_styles: Mapping[str, FeedbackStyle] | None = None,
+        observer: Observer = UNOBSERVED,
     ) -> None:
         self._store = store
         self._typing = typing or {}
@@ -56,6 +59,7 @@ class TurnProcessor:
         self._knowledge = knowledge
         self._feedback = feedback
         self._feedback_styles = feedback_styles or {}
+        self._observer = observer
         bot = engine.bot
         self._policy = Policy(bot.escalation, min_grounding=bot.retrieval.min_score)
 
@@ -66,20 +70,22 @@ class TurnProcessor:
         written = 0
         async with self._locks.hold(f"conversation:{conversation_id}", timeout=self._lock_timeout):
             while (pending := await self._store.next_unanswered(conversation_id)) is not None:
-                await self._answer(conversation_id, pending)
+                started = time.perf_counter()
+                outcome = await self._answer(conversation_id, pending)
+                self._observer.turn_finished(outcome, time.perf_counter() - started)
                 written += 1
         # Also re-enqueues rows a crashed run wrote but never handed to delivery.
         for row in await self._store.due_outbound(conversation_id):
             self._jobs.enqueue_delivery(row.id)
         return written
 
-    async def _answer(self, conversation_id: int, message: StoredMessage) -> None:
+    async def _answer(self, conversation_id: int, message: StoredMessage) -> TurnOutcome:
         conversation = await self._store.get_conversation(conversation_id)
         message_id = message.id
         desk = self._desk if self._desk is not None and self._desk.available else None
         if desk is not None and conversation.mode != Mode.BOT:
             await desk.relay(message_id)  # a person owns it: the bot stays silent (invariant 6)
-            return
+            return TurnOutcome.RELAYED
 
         understanding = self._engine.understand(message)
         analysis = understanding_record(understanding)
@@ -87,12 +93,12 @@ class TurnProcessor:
             await self._store.save_understanding(message_id, {**analysis, "rating": score})
             thanks = self._engine.bot.text("rating_thanks", conversation.language)
             await self._store.record_reply(message_id, Reply(thanks, conversation.language, ReplySource.CANNED))
-            return
+            return TurnOutcome.ACKNOWLEDGED
         if (vote := await self._take_text_vote(conversation, message)) is not None:
             await self._store.save_understanding(message_id, {**analysis, "feedback": int(vote)})
             thanks = self._engine.bot.text("rating_thanks", conversation.language)
             await self._store.record_reply(message_id, Reply(thanks, conversation.language, ReplySource.CANNED))
-            return
+            return TurnOutcome.ACKNOWLEDGED
 
         if self._knowledge is not None:
             await self._knowledge.refresh()
@@ -112,7 +118,7 @@ class TurnProcessor:
         await self._store.save_understanding(message_id, record)
         if decision.escalate and desk is not None:
             await self._escalate(desk, conversation, message, decision, reply)
-            return
+            return TurnOutcome.ESCALATED
         if decision.rule is Rule.TRIGGER_PHRASE:  # asked for a person, and no one can join
             reply = self._engine.reach_person(reply.language)
             failed = 0
@@ -122,6 +128,7 @@ class TurnProcessor:
             reply = replace(reply, ask_feedback=True, feedback_prompt=prompt)
         await self._store.record_reply(message_id, reply)
         await self._store.set_conversation_state(conversation_id, language=reply.language, failed_turns=failed)
+        return TurnOutcome.FELL_BACK if reply.source in _FALLBACKS else TurnOutcome.ANSWERED
 
     async def _escalate(
         self, desk: HandoffDesk, conversation: Conversation, message: StoredMessage, decision: Decision, reply: Reply
@@ -165,6 +172,9 @@ class TurnProcessor:
             await indicator.typing(conversation_key)
         except Exception as exc:  # the platform or network said no; the reply still goes out
             log.info("typing signal on %s failed: %s", channel, exc)
+
+
+_FALLBACKS = frozenset({ReplySource.KNOWLEDGE_FALLBACK, ReplySource.HOLDING})
 
 
 def _decision_record(decision: Decision, *, handed: bool) -> dict[str, Any]:

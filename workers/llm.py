@@ -9,6 +9,7 @@ failure is mapped here, once, into `core.errors.LLMError`s.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,6 +34,7 @@ from core.errors import (
     LLMTimeout,
     LLMValidationError,
 )
+from core.observe import UNOBSERVED, Observer
 from core.ports import GenerationRequest
 
 
@@ -89,8 +91,12 @@ def _retry_after(response: Any) -> float | None:
 class LLMServerGenerator:
     """A `Generator` for a TGI / vLLM / SGLang / llama.cpp server at `base_url`."""
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, model: str = "tgi", timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, *, api_key: str | None = None, model: str = "tgi", timeout: float = 30.0,
+        observer: Observer = UNOBSERVED,
+    ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._observer = observer
         self._api_key = api_key
         self._model = model
         self._timeout = timeout
@@ -128,19 +134,30 @@ class LLMServerGenerator:
         return payload
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield text deltas as they arrive; raises a mapped `LLMError` on any failure."""
+        """Yield text deltas as they arrive; raises a mapped `LLMError` on any failure. Each
+        call is reported to the observer: in flight, first token, deltas, outcome."""
         client = self._client()
+        started, deltas, error = time.perf_counter(), 0, None
+        self._observer.generation_started()
         try:
             chunks = await client.chat_completion(stream=True, **self._payload(request))
             async for chunk in chunks:
                 for choice in chunk.choices or ():
                     delta = choice.delta.content if choice.delta else None
                     if delta:
+                        if not deltas:
+                            self._observer.first_token(time.perf_counter() - started)
+                        deltas += 1
                         yield delta
         except asyncio.CancelledError:
+            error = "Cancelled"
             raise
         except Exception as exc:
-            raise map_error(exc) from exc
+            mapped = map_error(exc)
+            error = type(mapped).__name__
+            raise mapped from exc
+        finally:
+            self._observer.generation_finished(time.perf_counter() - started, deltas, error)
 
     async def generate(self, request: GenerationRequest) -> str:
         try:

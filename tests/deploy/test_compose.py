@@ -1,0 +1,67 @@
+"""infra/deploy/compose.yaml: each LLM profile brings one server the bot reaches as `llm:8000`.
+
+No Docker Compose runs here, so this reads the file as Compose would resolve it (anchors and
+`<<` merges through PyYAML) and checks what each profile must hold. Where `docker compose` is
+installed the file is also rendered by it, once per profile.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.settings import REPO_ROOT
+
+COMPOSE = REPO_ROOT / "infra" / "deploy" / "compose.yaml"
+SERVERS = {"gpu": "vllm", "tgi": "tgi", "cpu": "llamacpp"}
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+def test_every_profile_has_one_llm_server_answering_as_llm() -> None:
+    services = compose()["services"]
+    for profile, name in SERVERS.items():
+        in_profile = [n for n, s in services.items() if profile in s.get("profiles", [])]
+        assert in_profile == [name], profile
+        server = services[name]
+        assert server["networks"]["default"]["aliases"] == ["llm"]
+        assert any("8000" in str(part) for part in server["command"])
+        assert "/health" in " ".join(server["healthcheck"]["test"])
+        assert server["volumes"][0].startswith("llmweights:")
+
+
+def test_gpu_servers_reserve_a_gpu_and_cache_prefixes() -> None:
+    services = compose()["services"]
+    for name in ("vllm", "tgi"):
+        [device] = services[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert device["capabilities"] == ["gpu"] and device["count"] == 1
+    assert "--enable-prefix-caching" in services["vllm"]["command"]
+    assert services["tgi"]["environment"]["PREFIX_CACHING"] == "1"
+    assert any(part.startswith("--cache-reuse") for part in services["llamacpp"]["command"])
+
+
+def test_the_bot_is_wired_to_the_llm_and_waits_for_the_migration() -> None:
+    services = compose()["services"]
+    for name in ("web", "worker"):
+        env = services[name]["environment"]
+        assert env["LLM_BASE_URL"] == "http://llm:8000"
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert not any("profiles" in services[n] for n in ("web", "worker", "postgres", "redis", "migrate"))
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed")
+@pytest.mark.parametrize("profile", sorted(SERVERS))
+def test_compose_renders_each_profile(profile: str, tmp_path: Path) -> None:
+    if not (REPO_ROOT / ".env").exists():
+        pytest.skip("compose reads ../../.env (env_file); create it from infra/deploy/env.example")
+    result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "--profile", profile, "config", "--services"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert SERVERS[profile] in result.stdout.split()
