@@ -37,6 +37,7 @@ from core.admin import AdminRequest, AdminRouter
 from core.desk import HandoffDesk
 from core.desk_card import DeskAction, DeskCard
 from core.errors import BadInput, TransientDeliveryError
+from core.feedback import MAX_ID_DIGITS
 from core.handoff import HandoffState
 from core.records import Role
 
@@ -214,11 +215,14 @@ def parse_action(payload: Mapping[str, Any]) -> tuple[DeskAction, int, str, str]
         action_id = str(action.get("action_id", ""))
         if not action_id.startswith(ACTION_PREFIX):
             continue
+        value = str(action.get("value", ""))
         try:
             kind = DeskAction(action_id.removeprefix(ACTION_PREFIX))
-            handoff_id = int(action.get("value", ""))
         except ValueError as exc:
-            raise BadInput(f"unknown desk action {action_id!r}") from exc
+            raise BadInput(f"unknown desk action {action_id[:80]!r}") from exc
+        if not (value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS):
+            raise BadInput(f"desk action value {value[:40]!r} is not a handoff id")
+        handoff_id = int(value)
         return kind, handoff_id, str(user), str(payload.get("response_url", ""))
     return None
 
