@@ -17,6 +17,7 @@ Each handler does one or two database writes and returns; Slack's 3-second limit
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -227,6 +228,17 @@ def parse_action(payload: Mapping[str, Any]) -> tuple[DeskAction, int, str, str]
     return None
 
 
+def replay_key(trigger_id: str, headers: Mapping[str, str] | None) -> str:
+    """What identifies one signed Slack request: its `trigger_id` (unique per command or click),
+    else its signature and timestamp (a replay carries both unchanged, a new request cannot)."""
+    if trigger_id:
+        return f"slack:trigger:{trigger_id[:100]}"
+    if headers is None:
+        return ""
+    signed = f"{headers.get('x-slack-request-timestamp', '')}:{headers.get('x-slack-signature', '')}"
+    return f"slack:sig:{hashlib.sha256(signed.encode('utf-8', 'replace')).hexdigest()}"
+
+
 class SlackDeskWebhooks:
     """The desk's and the admin commands' HTTP side, plus the agent-channel event hook."""
 
@@ -257,6 +269,11 @@ class SlackDeskWebhooks:
         if parsed is None:
             return
         action, handoff_id, user, _ = parsed
+        trigger = str(payload.get("trigger_id") or "")
+        if self._admin is not None and not await self._admin.first_time(replay_key(trigger, None)):
+            log.warning("desk: %s on handoff %s by %s replayed (trigger %s); not acted on again", action, handoff_id,
+                        user, trigger)
+            return
         outcome = await self._desk.act(action, handoff_id, user)
         log.info("desk: %s on handoff %s by %s: %s", action, handoff_id, user, outcome.message)
 
@@ -277,6 +294,7 @@ class SlackDeskWebhooks:
                 channel_id=form.get("channel_id", ""),
                 thread_ts=form.get("thread_ts", ""),
                 response_url=form.get("response_url", ""),
+                replay_key=replay_key(form.get("trigger_id", ""), request.headers),
             )
         )
         return JSONResponse({"response_type": "ephemeral", "text": reply.text})
