@@ -25,7 +25,7 @@ class _Lenient(BaseModel):
 class User(_Lenient):
     id: TelegramId
     is_bot: bool = False
-    first_name: CleanStr = ""
+    first_name: str  # always sent; PTB builds `full_name` from it
 
 
 class Chat(_Lenient):

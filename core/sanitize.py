@@ -68,7 +68,7 @@ def clean_inbound(message: InboundMessage) -> InboundMessage:
         conversation_key=clean_text(message.conversation_key),
         sender_id=clean_text(message.sender_id),
         text=clean_text(message.text),
-        sender_name=clean_text(message.sender_name, MAX_NAME_CHARS),
+        sender_name=clean_text(message.sender_name or "", MAX_NAME_CHARS),
         metadata=clean_metadata(message.metadata),
     )
 
