@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from core.errors import BadInput
 from core.sanitize import MAX_DEPTH, clean_text, clean_tree, depth
@@ -20,6 +20,14 @@ Model = TypeVar("Model", bound=BaseModel)
 
 # A string field of a payload: null reads as "", and what the database cannot store is removed.
 CleanStr = Annotated[str, BeforeValidator(lambda v: "" if v is None else v), AfterValidator(clean_text)]
+
+
+
+class Lenient(BaseModel):
+    """A payload model that allows unknown fields: platforms add fields often, and an app must
+    not break when they do."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 def load_json(body: bytes, what: str) -> Any:

@@ -10,21 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from channels.edge import CleanStr, load_json, validated
+from channels.edge import CleanStr, Lenient, load_json, validated
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
-
-class Authorization(_Lenient):
+class Authorization(Lenient):
     user_id: CleanStr = ""
     is_bot: bool = False
 
 
-class EventEnvelope(_Lenient):
+class EventEnvelope(Lenient):
     """An Events API request: `url_verification` or `event_callback`."""
 
     type: CleanStr = ""
@@ -35,22 +30,22 @@ class EventEnvelope(_Lenient):
     authorizations: list[Authorization] | None = None
 
 
-class Ref(_Lenient):
+class Ref(Lenient):
     id: CleanStr = ""
 
 
-class ClickedMessage(_Lenient):
+class ClickedMessage(Lenient):
     ts: CleanStr = ""
     thread_ts: CleanStr = ""
 
 
-class Action(_Lenient):
+class Action(Lenient):
     action_id: CleanStr = ""
     value: CleanStr = ""
     action_ts: CleanStr = ""
 
 
-class InteractionPayload(_Lenient):
+class InteractionPayload(Lenient):
     """The JSON `payload` of an interactions request (`block_actions` and the others)."""
 
     type: CleanStr = ""

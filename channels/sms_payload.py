@@ -8,20 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from channels.edge import CleanStr, validated
+from channels.edge import CleanStr, Lenient, validated
 
 Sid = Annotated[CleanStr, Field(max_length=64)]
 Address = Annotated[CleanStr, Field(max_length=64)]  # E.164 or "whatsapp:+…"
 Word = Annotated[CleanStr, Field(max_length=32)]
 
 
-class _Form(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
-
-class IncomingSms(_Form):
+class IncomingSms(Lenient):
     """`POST /webhooks/twilio/sms`: a customer's text (or media) message."""
 
     MessageSid: Sid = ""
@@ -35,7 +32,7 @@ class IncomingSms(_Form):
     ProfileName: CleanStr = ""
 
 
-class StatusCallback(_Form):
+class StatusCallback(Lenient):
     """`POST /webhooks/twilio/status`: what became of a message we sent."""
 
     MessageSid: Sid = ""
@@ -46,6 +43,6 @@ class StatusCallback(_Form):
     To: Address = ""
 
 
-def check_form(model: type[_Form], first_values: dict[str, str], what: str) -> None:
+def check_form(model: type[Lenient], first_values: dict[str, str], what: str) -> None:
     """`BadInput` naming the field when the form does not fit `model`."""
     validated(model, first_values, what)

@@ -9,38 +9,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from channels.edge import CleanStr, load_json, validated
+from channels.edge import CleanStr, Lenient, load_json, validated
 
 TelegramId = Annotated[int, Field(ge=-(2**63), lt=2**63)]
 UnixTime = Annotated[int, Field(ge=0, lt=2**32)]
 TAKEN = ("update_id", "message", "callback_query")
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-
-class User(_Lenient):
+class User(Lenient):
     id: TelegramId
     is_bot: bool = False
     first_name: str  # always sent; PTB builds `full_name` from it
 
 
-class Chat(_Lenient):
+class Chat(Lenient):
     id: TelegramId
     type: CleanStr
 
 
-class Entity(_Lenient):
+class Entity(Lenient):
     type: CleanStr
     offset: Annotated[int, Field(ge=0, lt=2**31)]
     length: Annotated[int, Field(ge=0, lt=2**31)]
     user: User | None = None
 
 
-class Message(_Lenient):
+class Message(Lenient):
     message_id: TelegramId
     date: UnixTime
     chat: Chat
@@ -54,7 +51,7 @@ class Message(_Lenient):
     is_topic_message: bool | None = None
 
 
-class CallbackQuery(_Lenient):
+class CallbackQuery(Lenient):
     id: CleanStr
     sender: User = Field(alias="from")
     chat_instance: CleanStr = ""
@@ -62,7 +59,7 @@ class CallbackQuery(_Lenient):
     message: Message | None = None
 
 
-class Update(_Lenient):
+class Update(Lenient):
     update_id: TelegramId
     message: Message | None = None
     callback_query: CallbackQuery | None = None
