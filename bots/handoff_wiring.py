@@ -30,6 +30,7 @@ from core.ports import AgentDesk, Generator, JobQueue, Locks, Pager, Store
 from infra.db.admin_audit import SqlAdminAudit
 from infra.db.bot_state import SqlBotState
 from infra.db.handoffs import SqlHandoffStore
+from infra.db.edge_records import SqlReplayGuard
 from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.stats import SqlStats
 from infra.metrics import PrometheusObserver
@@ -150,6 +151,7 @@ def build_human_side(
         status=RuntimeStatus(channels, redis, generator, desk_on=True),
         channels=frozenset(channels),
         responder=SlackResponder(),
+        replays=SqlReplayGuard(sessions),
     )
     hooks = SlackDeskWebhooks(config, desk, admin)
     slack = channels.get("slack")

@@ -37,6 +37,7 @@ from core.turns import TurnProcessor
 from infra.db.engine import make_engine, make_sessions
 from infra.db.migrate import upgrade
 from infra.db.feedback import SqlFeedbackStore
+from infra.db.edge_records import SqlRejectedRequests
 from infra.db.recovery import SqlRecoveryQueries
 from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.bot_state import SqlBotState
@@ -171,7 +172,8 @@ async def build_runtime(
         redis=redis, generator=generator, agent_desk=agent_desk,
     )
     services = Services(
-        intake=Intake(store, jobs, feedback, thanks=bot.definition.texts.rating_thanks),
+        intake=Intake(store, jobs, feedback, thanks=bot.definition.texts.rating_thanks,
+                      rejected=SqlRejectedRequests(sessions)),
         turns=TurnProcessor(
             store, jobs, locks, engine, lock_timeout=lock_ttl(bot),
             typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]

@@ -23,7 +23,6 @@ Outbound is `chat.postMessage` through `slack_sdk`'s `AsyncWebClient` (see `Slac
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from channels.shaping import with_source
+from channels.slack_payload import event_envelope
 from channels.slack_format import MAX_CHUNK_CHARS, escape_mrkdwn, plain_text, split_escaped
 from channels.slack_interactions import (
     CHOICE_ACTION_PREFIX,
@@ -96,6 +96,7 @@ MAX_BUTTONS = 25  # elements per actions block
 BUTTON_LABEL_CHARS = 75
 BUTTON_VALUE_CHARS = 2000
 MAX_RESUMABLE = 1000  # interrupted split replies remembered per process
+MAX_TIMESTAMP_DIGITS = 12  # Unix seconds fit in 10 digits until the year 2286
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +155,18 @@ AgentEventHook = Callable[[SlackEvent], Awaitable[None]]
 
 
 def verify(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> None:
-    """Fail closed: a missing, malformed, wrong or stale (>5 min) signature raises."""
-    timestamp = headers.get("x-slack-request-timestamp")
+    """Fail closed: a missing, malformed, wrong or stale (>5 min) signature raises, whatever the
+    bytes. Slack signs UTF-8 bodies with a ten-digit timestamp; a body that is not UTF-8 or a
+    timestamp of absurd length cannot be Slack's and is refused before any arithmetic on it."""
+    timestamp = (headers.get("x-slack-request-timestamp") or "").strip()
     signature = headers.get("x-slack-signature")
-    if not timestamp or not signature or not timestamp.strip().lstrip("-").isdigit():
+    if not signature or not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > MAX_TIMESTAMP_DIGITS:
         raise SignatureInvalid("missing or malformed Slack signature headers")
-    if not verifier.is_valid(body=body, timestamp=timestamp.strip(), signature=signature):
+    try:
+        valid = verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+    except (UnicodeDecodeError, TypeError, ValueError, OverflowError) as exc:
+        raise SignatureInvalid(f"Slack signature cannot be checked: {type(exc).__name__}") from None
+    if not valid:
         raise SignatureInvalid("Slack signature does not match or timestamp is stale")
 
 
@@ -174,13 +181,8 @@ def refuse_unsigned(verifier: SignatureVerifier, body: bytes, request: Request) 
 
 
 def read_envelope(body: bytes) -> dict[str, Any]:
-    try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput("Slack event body is not JSON") from exc
-    if not isinstance(envelope, dict):
-        raise BadInput("Slack event body must be a JSON object")
-    return envelope
+    """The Events API body as a dict whose fields have the types the handlers read."""
+    return event_envelope(body)
 
 
 def bot_user_ids(envelope: Mapping[str, Any], configured: str | None) -> frozenset[str]:
@@ -457,6 +459,7 @@ class SlackChannel:
                     await self._desk_clicks(payload)
                 return Response(status_code=200)
         except BadInput as exc:
+            await intake.reject(NAME, exc, body)
             return refusal(exc.status_code, str(exc))
         try:
             if isinstance(click, VotePress):
@@ -466,6 +469,7 @@ class SlackChannel:
         except NotFound as exc:  # a stale or forged vote: nothing changes, and Slack must not retry
             log.info("slack vote ignored: %s", exc)
         except BadInput as exc:
+            await intake.reject(NAME, exc, body)
             return refusal(exc.status_code, str(exc))
         return Response(status_code=200)
 
@@ -475,14 +479,15 @@ class SlackChannel:
             return refused
         try:
             envelope = read_envelope(body)
+            kind = envelope.get("type")
+            if kind == "url_verification":
+                return JSONResponse({"challenge": str(envelope.get("challenge", ""))})
+            if kind != "event_callback":
+                return Response(status_code=200)
+            return await self._event_callback(envelope, intake, retry=request.headers.get("x-slack-retry-num", ""))
         except BadInput as exc:
+            await intake.reject(NAME, exc, body)
             return refusal(exc.status_code, str(exc))
-        kind = envelope.get("type")
-        if kind == "url_verification":
-            return JSONResponse({"challenge": str(envelope.get("challenge", ""))})
-        if kind != "event_callback":
-            return Response(status_code=200)
-        return await self._event_callback(envelope, intake, retry=request.headers.get("x-slack-retry-num", ""))
 
     async def _event_callback(self, envelope: Mapping[str, Any], intake: Intake, *, retry: str) -> Response:
         event = parse_event(envelope, self.config.bot_user_id)
@@ -499,10 +504,7 @@ class SlackChannel:
         message = to_inbound(event)
         if message is None:
             return Response(status_code=200)
-        try:
-            accepted = await intake.accept(message)
-        except BadInput as exc:
-            return refusal(exc.status_code, str(exc))
+        accepted = await intake.accept(message)
         if accepted.duplicate:
             log.info("slack event %s already stored (retry %s)", event.event_id, retry or "-")
         return Response(status_code=200)

@@ -17,6 +17,7 @@ Each handler does one or two database writes and returns; Slack's 3-second limit
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from core.admin import AdminRequest, AdminRouter
 from core.desk import HandoffDesk
 from core.desk_card import DeskAction, DeskCard
 from core.errors import BadInput, TransientDeliveryError
+from core.feedback import MAX_ID_DIGITS
 from core.handoff import HandoffState
 from core.records import Role
 
@@ -214,13 +216,27 @@ def parse_action(payload: Mapping[str, Any]) -> tuple[DeskAction, int, str, str]
         action_id = str(action.get("action_id", ""))
         if not action_id.startswith(ACTION_PREFIX):
             continue
+        value = str(action.get("value", ""))
         try:
             kind = DeskAction(action_id.removeprefix(ACTION_PREFIX))
-            handoff_id = int(action.get("value", ""))
         except ValueError as exc:
-            raise BadInput(f"unknown desk action {action_id!r}") from exc
+            raise BadInput(f"unknown desk action {action_id[:80]!r}") from exc
+        if not (value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS):
+            raise BadInput(f"desk action value {value[:40]!r} is not a handoff id")
+        handoff_id = int(value)
         return kind, handoff_id, str(user), str(payload.get("response_url", ""))
     return None
+
+
+def replay_key(trigger_id: str, headers: Mapping[str, str] | None) -> str:
+    """What identifies one signed Slack request: its `trigger_id` (unique per command or click),
+    else its signature and timestamp (a replay carries both unchanged, a new request cannot)."""
+    if trigger_id:
+        return f"slack:trigger:{trigger_id[:100]}"
+    if headers is None:
+        return ""
+    signed = f"{headers.get('x-slack-request-timestamp', '')}:{headers.get('x-slack-signature', '')}"
+    return f"slack:sig:{hashlib.sha256(signed.encode('utf-8', 'replace')).hexdigest()}"
 
 
 class SlackDeskWebhooks:
@@ -253,6 +269,11 @@ class SlackDeskWebhooks:
         if parsed is None:
             return
         action, handoff_id, user, _ = parsed
+        trigger = str(payload.get("trigger_id") or "")
+        if self._admin is not None and not await self._admin.first_time(replay_key(trigger, None)):
+            log.warning("desk: %s on handoff %s by %s replayed (trigger %s); not acted on again", action, handoff_id,
+                        user, trigger)
+            return
         outcome = await self._desk.act(action, handoff_id, user)
         log.info("desk: %s on handoff %s by %s: %s", action, handoff_id, user, outcome.message)
 
@@ -273,6 +294,7 @@ class SlackDeskWebhooks:
                 channel_id=form.get("channel_id", ""),
                 thread_ts=form.get("thread_ts", ""),
                 response_url=form.get("response_url", ""),
+                replay_key=replay_key(form.get("trigger_id", ""), request.headers),
             )
         )
         return JSONResponse({"response_type": "ephemeral", "text": reply.text})

@@ -8,13 +8,14 @@ desk's Claim, Resolve, ...) is not a customer's and is left to the desk.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from channels.slack_payload import interaction_payload
 from core.errors import BadInput
+from core.sanitize import clean_text
 from core.feedback import VotePress, parse_button_payload
 from core.messages import InboundMessage
 
@@ -45,22 +46,19 @@ class Click:
 
 
 def read_form(body: bytes) -> dict[str, str]:
-    """The form Slack posts to interaction and slash-command URLs; `BadInput` when it is not UTF-8."""
+    """The form Slack posts to interaction and slash-command URLs, values cleaned of what cannot
+    be stored; `BadInput` when it is not UTF-8."""
     try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError as exc:
         raise BadInput("Slack form body is not UTF-8") from exc
+    return {clean_text(key): clean_text(value) for key, value in pairs}
 
 
 def read_payload(body: bytes) -> dict[str, Any]:
-    """The JSON `payload` field of an interaction form; `BadInput` when it is not one."""
-    try:
-        payload = json.loads(read_form(body).get("payload", ""))
-    except json.JSONDecodeError as exc:
-        raise BadInput("interaction payload is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise BadInput("interaction payload must be a JSON object")
-    return payload
+    """The JSON `payload` field of an interaction form, checked against its model; `BadInput`
+    when it is not one."""
+    return interaction_payload(read_form(body).get("payload", ""))
 
 
 def _click(payload: Mapping[str, Any]) -> Click | None:

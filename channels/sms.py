@@ -37,6 +37,8 @@ from core.messages import ContentKind, Delivered, InboundMessage, OutboundMessag
 from core.optouts import OptOuts
 from core.ports import RateLimiter
 from channels.base import Webhook
+from channels.sms_payload import IncomingSms, StatusCallback, check_form
+from core.sanitize import clean_text
 from channels.shaping import Fitted, chars_fit, fit, gsm7_normalize, shortened_note, sms_fits, sms_text, source_line
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,14 @@ class FormParams(dict[str, list[str]]):
             form.setdefault(key, []).append(value)
         return form
 
+    def cleaned(self) -> FormParams:
+        """The same form without what the database cannot store (after the signature check,
+        which covers the raw values)."""
+        form = FormParams()
+        for key, values in self.items():
+            form[clean_text(key)] = [clean_text(value) for value in values]
+        return form
+
     def getall(self, name: str) -> list[str]:
         return self[name]
 
@@ -157,10 +167,10 @@ class SmsChannel:
 
     def webhooks(self, intake: Intake) -> dict[str, Webhook]:
         async def twilio_sms(request: Request) -> Response:
-            return await self._verified(request, lambda form: self.handle_message(form, intake))
+            return await self._verified(request, intake, IncomingSms, lambda form: self.handle_message(form, intake))
 
         async def twilio_status(request: Request) -> Response:
-            return await self._verified(request, self.handle_status)
+            return await self._verified(request, intake, StatusCallback, self.handle_status)
 
         return {SMS_PATH: twilio_sms, STATUS_PATH: twilio_status}
 
@@ -169,24 +179,39 @@ class SmsChannel:
         query = request.url.query
         return f"{self._base}{request.url.path}" + (f"?{query}" if query else "")
 
-    async def _verified(self, request: Request, handler: Callable[[FormParams], Awaitable[Response]]) -> Response:
-        """Fail closed: no signature 401, a wrong one 403, before anything is parsed or stored."""
+    async def _verified(
+        self, request: Request, intake: Intake, model: type[IncomingSms | StatusCallback],
+        handler: Callable[[FormParams], Awaitable[Response]],
+    ) -> Response:
+        """Fail closed: no signature 401, a wrong one 403, before anything is parsed or stored.
+        A signed form that does not fit `model` is dead-lettered and answered 400, which Twilio
+        logs as a failed webhook and does not repeat."""
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
             return _refusal(401, "X-Twilio-Signature missing")
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("application/x-www-form-urlencoded"):
-            return _refusal(400, "expected a form-encoded body")
+        body = await request.body()
+        is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         try:
-            form = FormParams.parse(await request.body())
-        except BadInput as exc:
-            return _refusal(exc.status_code, str(exc))
-        if not self._validator.validate(self.public_url(request), form, signature):
+            form: FormParams | None = FormParams.parse(body) if is_form else None
+        except BadInput:
+            form = None  # checked as an empty form: it cannot match, so it is refused as forged
+        if not self._signed(request, form or FormParams(), signature):
             return _refusal(403, "X-Twilio-Signature does not match")
+        if form is None:
+            return _refusal(400, "expected a UTF-8 form-encoded body")
         try:
+            form = form.cleaned()
+            check_form(model, {key: form.first(key) for key in form}, f"Twilio form {request.url.path}")
             return await handler(form)
         except BadInput as exc:
+            await intake.reject(NAME, exc, body)
             return _refusal(exc.status_code, str(exc))
+
+    def _signed(self, request: Request, form: FormParams, signature: str) -> bool:
+        try:
+            return bool(self._validator.validate(self.public_url(request), form, signature))
+        except (TypeError, ValueError):  # a URL or header no Twilio request carries
+            return False
 
     async def handle_message(self, form: FormParams, intake: Intake) -> Response:
         sid = form.first("MessageSid") or form.first("SmsMessageSid") or form.first("SmsSid")

@@ -24,12 +24,13 @@ from core.knowledge_suggestions import (
     SuggestionError,
     preview,
 )
-from core.ports import AdminAudit, AdminResponder, JobQueue, StatsSource, SystemStatus
+from core.ports import AdminAudit, AdminResponder, JobQueue, ReplayGuard, StatsSource, SystemStatus
 from core.stats import format_stats
 
 log = logging.getLogger(__name__)
 
 REFUSAL = "Sorry, only csbot admins can run /csbot commands. Nothing was changed."
+REPLAYED = "This request was already received and acted on once; nothing was repeated."
 KB_SEPARATOR = "||"
 MAX_STATS_DAYS = 365
 MAX_SUGGESTIONS_LISTED = 10
@@ -48,6 +49,9 @@ class AdminRequest:
     channel_id: str = ""
     thread_ts: str = ""
     response_url: str = ""
+    # What makes this request unique on the platform (Slack's trigger_id, or its signature):
+    # the same key twice is a replay of the same signed body, and the command runs once.
+    replay_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,7 @@ class AdminRouter:
         status: SystemStatus,
         channels: frozenset[str] = frozenset(),
         responder: AdminResponder | None = None,
+        replays: ReplayGuard | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._admins = admins
@@ -94,6 +99,7 @@ class AdminRouter:
         self._status = status
         self._channels = channels
         self._responder = responder
+        self._replays = replays
         self._clock = clock
         commands = (
             Command("help", "help", "this list", self._help),
@@ -142,6 +148,9 @@ class AdminRouter:
             await self._audit.record_admin(user_id=request.user_id, command=name, text=request.text, allowed=True,
                                            outcome="usage")
             return AdminReply(outcome)
+        if not await self.first_time(request.replay_key):
+            log.warning("admin %s from %s replayed (key %s); not run again", command.name, request.user_id, request.replay_key)
+            return AdminReply(REPLAYED)
         if command.slow and request.response_url and self._responder is not None:
             audit_id = await self._audit.record_admin(
                 user_id=request.user_id, command=command.name, text=request.text, allowed=True, outcome="queued",
@@ -153,6 +162,12 @@ class AdminRouter:
         await self._audit.record_admin(user_id=request.user_id, command=command.name, text=request.text, allowed=True,
                                        outcome=text[:2000])
         return AdminReply(text)
+
+    async def first_time(self, replay_key: str) -> bool:
+        """False when a signed request with this key was acted on before (in any process)."""
+        if not replay_key or self._replays is None:
+            return True
+        return await self._replays.first_time(replay_key)
 
     async def run_deferred(self, audit_id: int) -> str:
         """The job side of a slow command: run it and answer through its response_url."""

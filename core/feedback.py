@@ -82,11 +82,15 @@ def button_payload(outbound_id: int, vote: Vote) -> str:
     return f"{BUTTON_PREFIX}{outbound_id}:{'up' if vote is Vote.UP else 'down'}"
 
 
+MAX_ID_DIGITS = 18
+
+
 def parse_button_payload(value: str | None) -> tuple[int, Vote] | None:
     """(answer id, vote) of a vote button's payload; None for any other button."""
     if not value or not value.startswith(BUTTON_PREFIX):
         return None
     ident, _, direction = value.removeprefix(BUTTON_PREFIX).partition(":")
-    if not ident.isdigit() or direction not in ("up", "down"):
+    # ASCII digits only ("²".isdigit() is true, int("²") is not), and few enough for a BIGINT id.
+    if not (ident.isascii() and ident.isdigit() and len(ident) <= MAX_ID_DIGITS) or direction not in ("up", "down"):
         return None
     return int(ident), Vote.UP if direction == "up" else Vote.DOWN

@@ -2,18 +2,23 @@
 
 Runs inside the webhook request, so the platform is acked only after the message is durable,
 and a platform re-delivery finds the stored row and enqueues nothing. A 👍/👎 press enters here
-too, and is simply recorded: it needs no turn and no answer.
+too, and is simply recorded: it needs no turn and no answer. A signed request that cannot be
+understood is recorded here as well (`reject`), so it is visible without being retried forever.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import BadInput, NotFound, PayloadTooLarge
 from core.feedback import VotePress
 from core.messages import ContentKind, InboundMessage
-from core.ports import FeedbackStore, JobQueue, Store
+from core.ports import FeedbackStore, JobQueue, RejectedRequests, Store
+from core.sanitize import clean_inbound
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 8000
 
@@ -36,14 +41,22 @@ def validate(message: InboundMessage) -> None:
 
 class Intake:
     def __init__(
-        self, store: Store, jobs: JobQueue, feedback: FeedbackStore | None = None, *, thanks: Mapping[str, str] | None = None
+        self,
+        store: Store,
+        jobs: JobQueue,
+        feedback: FeedbackStore | None = None,
+        *,
+        thanks: Mapping[str, str] | None = None,
+        rejected: RejectedRequests | None = None,
     ) -> None:
         self._store = store
         self._jobs = jobs
         self._feedback = feedback
         self._thanks = thanks or {}
+        self._rejected = rejected
 
     async def accept(self, message: InboundMessage) -> Accepted:
+        message = clean_inbound(message)
         validate(message)
         message_id, created = await self._store.save_inbound(message)
         if created:
@@ -61,3 +74,10 @@ class Intake:
             raise NotFound(f"no answer {press.outbound_id} asking for a vote in {press.channel} "
                            f"conversation {press.conversation_key!r}")
         return self._thanks.get(language) or self._thanks.get("en", "")
+
+    async def reject(self, channel: str, error: BadInput, body: bytes) -> None:
+        """Dead-letter a signed request no handler could use: logged, and a row kept (reason, size,
+        digest; never the body, which may hold personal data)."""
+        log.warning("%s: signed request dead-lettered (%d bytes): %s", channel, len(body), error)
+        if self._rejected is not None:
+            await self._rejected.record_rejected(channel, str(error), body)

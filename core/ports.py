@@ -317,3 +317,16 @@ class AdminResponder(Protocol):
     """Answers a slow admin command after the fact (Slack's response_url)."""
 
     async def respond(self, response_url: str, text: str) -> None: ...
+
+
+class RejectedRequests(Protocol):
+    """Dead letters of the edge: signed webhooks that could not be understood."""
+
+    async def record_rejected(self, channel: str, reason: str, body: bytes) -> None: ...
+
+
+class ReplayGuard(Protocol):
+    """Remembers signed requests already acted on, so a replayed one takes effect once."""
+
+    async def first_time(self, key: str) -> bool:
+        """True for the first call with `key`, False for every later one (in any process)."""

@@ -6,12 +6,18 @@ import logging
 import os
 import re
 
+from core.nlu.redaction import mask_secrets
+
 _SECRET_ENV = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "AUTH")
+_FORMATTER = logging.Formatter()
 _TOKEN_SHAPES = re.compile(r"(xox[abprs]-[\w-]+|\d{6,}:[\w-]{30,}|Bearer\s+[\w.-]+)")
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces configured secret values and token-shaped strings with `***`."""
+    """Replaces configured secret values and token-shaped strings with `***`, and masks card
+    numbers and typed secrets (`core.nlu.redaction.mask_secrets`) in the message *and* in the
+    exception text: SQLAlchemy puts a failed statement's parameters into its exception message,
+    so a traceback would otherwise print what the customer typed."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -19,12 +25,21 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = _TOKEN_SHAPES.sub("***", message)
-        for value in self._values:
-            cleaned = cleaned.replace(value, "***")
+        cleaned = self.clean(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = self.clean(_FORMATTER.formatException(record.exc_info))
+            record.exc_info = None  # formatted and cleaned once; handlers print exc_text
+        elif record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
         return True
+
+    def clean(self, text: str) -> str:
+        cleaned = mask_secrets(_TOKEN_SHAPES.sub("***", text))
+        for value in self._values:
+            cleaned = cleaned.replace(value, "***")
+        return cleaned
 
 
 def configure_logging(level: str = "INFO", *, quiet: bool = False) -> None:

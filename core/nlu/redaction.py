@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Final
 from collections.abc import Mapping
 
+from core.nlu.checksums import luhn_valid
 from core.nlu.entities import Entity, EntityKind, extract_entities
 
 PLACEHOLDERS: Final[Mapping[EntityKind, str]] = MappingProxyType(
@@ -74,3 +75,27 @@ def _unexplained_digit_runs(text: str, entities: tuple[Entity, ...]) -> list[_Sp
         placeholder = CARD_LIKE if len(digits) in _CARD_LENGTHS else LONG_NUMBER
         spans.append((match.start(), match.end(), placeholder))
     return spans
+
+
+# --- secrets: what must never be written down, even where other personal data may be ----------
+
+_CARD_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+_SECRET_AFTER = re.compile(
+    r"(?P<label>\b(?:cvv2?|cvc2?|csc|security code|one[- ]time (?:code|password)|otp|verification code|"
+    r"passcode|password(?: is)?|pin(?: is)?)\b\s*(?:is\s*)?[:=#]?\s*)(?P<secret>\S+)",
+    re.IGNORECASE,
+)
+SECRET: Final = "[SECRET]"
+
+
+def mask_secrets(text: str) -> str:
+    """Luhn-valid card numbers become "[CARD ending 1111]" (the last four still inform the turn
+    and the agent), and whatever follows "cvv", "one-time code", "password is" and the like
+    becomes "[SECRET]". Cheap enough to run on every log record."""
+    text = _CARD_RUN.sub(_card_placeholder, text)
+    return _SECRET_AFTER.sub(lambda m: f"{m.group('label')}{SECRET}", text)
+
+
+def _card_placeholder(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return f"[CARD ending {digits[-4:]}]" if luhn_valid(digits) else match.group(0)

@@ -230,3 +230,27 @@ class KnowledgeDocumentRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=now)
     handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="SET NULL"), nullable=True)
+
+
+class RejectedRequestRow(Base):
+    """A signed webhook that could not be understood: answered so the platform stops re-sending,
+    and kept here (reason, size and digest, never the body) so someone can look."""
+
+    __tablename__ = "rejected_requests"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    body_bytes: Mapped[int] = mapped_column(Integer)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=now, index=True)
+
+
+class ReplayRow(Base):
+    """One row per signed admin command or click already acted on; the primary key is what makes
+    a replay of the same signed body take effect once."""
+
+    __tablename__ = "replays"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=now, index=True)

@@ -132,11 +132,20 @@ async def test_missing_or_wrong_secret_is_refused_and_nothing_stored(
     assert telegram_api.calls_to("sendMessage") == []
 
 
-async def test_malformed_body_is_400_and_nothing_stored(system: System) -> None:
-    assert (await post(system, b"{not json")).status_code == 400
-    assert (await post(system, b"[1, 2]")).status_code == 400
-    assert (await post(system, {"message": message("no update id")})).status_code == 400
+async def test_malformed_body_is_acked_dead_lettered_and_nothing_stored(system: System) -> None:
+    """Telegram repeats every non-2xx answer, so a body it cannot fix is acked and kept visible."""
+    broken = [
+        b"{not json",
+        b"[1, 2]",
+        json.dumps({"message": message("no update id")}).encode(),
+        json.dumps(update(message={**message("hi"), "chat": "oops"})).encode(),
+        json.dumps(update(message={**message("hi"), "date": 10**400})).encode(),
+        b"[" * 5000 + b"]" * 5000,
+    ]
+    for body in broken:
+        assert (await post(system, body)).status_code == 200
     assert await system.count("messages") == 0
+    assert await system.count("rejected_requests") == len(broken)
 
 
 @BOTH_BACKENDS

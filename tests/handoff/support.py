@@ -169,7 +169,7 @@ class DeskSystem:
         payload = {
             "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
             "api_app_id": "A1", "container": {"type": "message", "channel_id": AGENT_CHANNEL},
-            "channel": {"id": AGENT_CHANNEL}, "response_url": self.response_url.url(), "trigger_id": "1.2.3",
+            "channel": {"id": AGENT_CHANNEL}, "response_url": self.response_url.url(), "trigger_id": f"{time.time():.0f}.{uuid.uuid4().int % 10**12}",
             "actions": [{"type": "button", "action_id": f"csbot_handoff:{action}", "block_id": "b",
                          "value": str(handoff_id), "action_ts": f"{time.time():.6f}"}],
         }
@@ -182,7 +182,7 @@ class DeskSystem:
                       **extra: str) -> httpx.Response:
         form = {"token": "legacy", "team_id": "T0001", "team_domain": "acme", "channel_id": AGENT_CHANNEL,
                 "channel_name": "agents", "user_id": user, "user_name": user.lower(), "command": "/csbot",
-                "text": text_, "response_url": self.response_url.url(), "trigger_id": "1.2.3", **extra}
+                "text": text_, "response_url": self.response_url.url(), "trigger_id": f"{time.time():.0f}.{uuid.uuid4().int % 10**12}", **extra}
         body = urlencode(form).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         headers.update(slack_signature(body, secret=secret) if sign else {})

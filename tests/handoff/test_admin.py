@@ -4,10 +4,11 @@ the response_url for slow commands), the allow-list, the audit log, and what eac
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.handoff.support import ADMIN, AGENT, AGENT_CHANNEL, DeskSystem, eventually
+from tests.handoff.support import ADMIN, AGENT, AGENT_CHANNEL, DeskSystem, eventually, slack_signature
 
 OUTSIDER = "UNOTADMIN"
 
@@ -266,3 +267,27 @@ async def test_status_with_redis_reports_queue_depths(tmp_path, request) -> None
         answer = await run(desk, "status")
         assert re.search(r"queues: inbound \d+, outbound \d+", answer)
         assert "open handoffs: 0 (0 waiting, 0 claimed)" in answer
+
+
+# --- replays -------------------------------------------------------------------------------------
+
+
+async def test_a_replayed_signed_kb_add_creates_one_document(desk: DeskSystem) -> None:
+    """The same signed body twice (a replay inside Slack's five-minute window) runs once."""
+    extra = {"trigger_id": "13579.24680.replayed"}
+    first = await desk.command("kb add Do you offer student accounts? || Yes, with no monthly fee.", **extra)
+    again = await desk.command("kb add Do you offer student accounts? || Yes, with no monthly fee.", **extra)
+    await desk.settle()
+    assert first.status_code == again.status_code == 200
+    assert again.json()["text"] == "This request was already received and acted on once; nothing was repeated."
+    assert len(await desk.rows("SELECT id FROM knowledge_documents")) == 1
+
+
+async def test_a_replayed_body_without_trigger_id_is_deduped_on_its_signature(desk: DeskSystem) -> None:
+    body = urlencode({"user_id": ADMIN, "command": "/csbot", "text": "pause", "channel_id": AGENT_CHANNEL}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **slack_signature(body)}
+    first = await desk._post("/webhooks/slack/commands", body, headers)
+    again = await desk._post("/webhooks/slack/commands", body, headers)
+    assert "already received" not in first.json()["text"]
+    assert "already received" in again.json()["text"]
+    assert [r["command"] for r in await audit(desk)] == ["pause"]
