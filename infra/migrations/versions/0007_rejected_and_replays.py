@@ -1,6 +1,6 @@
 """rejected_requests (dead-lettered webhooks) and replays (admin commands and clicks acted on)
 
-Revision ID: issue13_0007
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "issue13_0007"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
