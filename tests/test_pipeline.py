@@ -94,7 +94,8 @@ async def test_no_match_says_it_does_not_know_without_asking_the_llm(pipeline: P
     fake_llm.fail(500, "incomplete_generation", times=10)
     await pipeline.submit("Tell me about quantum chromodynamics", message_id="h1")
     [reply] = await pipeline.wait_sent(1)
-    assert reply.text == "I'm sorry, I don't have an answer to that. Reply \"agent\" and a colleague will help you."
+    # No agent desk in this pipeline: the no-answer text does not invite a hand-over nobody takes.
+    assert reply.text == "I'm sorry, I don't have an answer to that. Could you put it another way?"
     assert fake_llm.requests == []  # nothing to ground on: the model would only guess
     rows = await outbox_rows(pipeline)
     assert rows[0].source == "no_match"
