@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bots.runtime import make_knowledge
 from core.botdef import load_bot
 from core.engine import ConversationEngine, TurnContext
 from core.grounding import Evidence, check
@@ -37,7 +38,6 @@ from core.ports import GenerationRequest
 from core.postprocess import clean
 from core.records import InboundStatus, StoredMessage
 from core.reply import ReplySource
-from core.retrieval import Retriever
 from infra.local_llm import LocalLLMServer
 from workers.llm import LLMServerGenerator
 
@@ -87,6 +87,8 @@ async def run(args: argparse.Namespace) -> int:
     generation = bot.definition.generation.model_copy(update={"max_new_tokens": args.max_tokens})
     definition = bot.definition.model_copy(update={"generation": generation})
     knowledge = Evidence.of(f"{a.title}\n{a.body}" for a in articles)
+    # Retrieval as the running bot has it (hybrid when bot.yaml names an encoder).
+    retriever = make_knowledge(bot)
     questions = read_questions(args.questions)
     print(f"grounding bench: {len(questions)} questions, SmolLM2-135M via llama.cpp, max_tokens={args.max_tokens}",
           flush=True)
@@ -98,7 +100,7 @@ async def run(args: argparse.Namespace) -> int:
         llm = LLMServerGenerator(server.url, model="smollm2", timeout=300)
         for number, question in enumerate(questions, start=1):
             recorder = FirstAnswers(llm)
-            engine = ConversationEngine(definition, Retriever(articles), recorder)
+            engine = ConversationEngine(definition, retriever, recorder)
             language = detect_language(question)
             message = StoredMessage(number, number, "bench", f"q{number}", question, ContentKind.TEXT,
                                     InboundStatus.RECEIVED, datetime.now(UTC))
