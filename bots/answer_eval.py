@@ -103,10 +103,10 @@ class AnswerJudge:
     """Runs a case through the engine and the policy and tells whether the last reply did what
     the case expects."""
 
-    def __init__(self, bot: LoadedBot) -> None:
+    def __init__(self, bot: LoadedBot, database_url: str) -> None:
         definition = bot.definition
         self._knowledge = make_knowledge(bot)
-        self._engine = ConversationEngine(definition, self._knowledge, ExtractiveResponder(definition), nlu=make_nlu(bot))
+        self._engine = ConversationEngine(definition, self._knowledge, ExtractiveResponder(definition), nlu=make_nlu(bot, database_url))
         self._policy = Policy(definition.escalation, min_grounding=definition.retrieval.min_score)
         self._slug_of = {a.body: a.slug for a in self._knowledge.articles}
         self._social = {definition.text(k.value, lang) for k in SmallTalk for lang in definition.languages}
@@ -152,10 +152,12 @@ def score(outcomes: list[Outcome]) -> dict[str, float | int]:
     return result
 
 
-def evaluate_answers(bot: LoadedBot, path: Path, progress: Callable[[str], None]) -> dict[str, float | int]:
+def evaluate_answers(bot: LoadedBot, path: Path, progress: Callable[[str], None], *,
+                     database_url: str) -> dict[str, float | int]:
+    """Score the bot (with the intent model installed in `database_url`) on the cases in `path`."""
     cases = load_cases(path)
     progress(f"loading {bot.definition.name} and its knowledge base (first run encodes it, later runs read the cache)")
-    judge = AnswerJudge(bot)
+    judge = AnswerJudge(bot, database_url)
     progress(f"running {len(cases)} cases from {path}")
 
     async def run() -> list[Outcome]:

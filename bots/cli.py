@@ -61,7 +61,8 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
     from bots.answer_eval import evaluate_answers, print_report
     from core.botdef import load_bot
 
-    result = evaluate_answers(load_bot(settings.csbot_bot), args.cases, lambda line: print(line, file=sys.stderr, flush=True))
+    result = evaluate_answers(load_bot(settings.csbot_bot), args.cases, lambda line: print(line, file=sys.stderr, flush=True),
+                              database_url=settings.database_url)
     print_report(result)
     return 0
 
@@ -94,7 +95,9 @@ def cmd_eval_intents(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from bots.training import train
 
-    return train(settings, sys.stdout, sys.stderr, seed=args.seed, fraction=args.held_out)
+    return _database_errors_as_a_line(
+        settings, lambda: train(settings, sys.stdout, sys.stderr, seed=args.seed, fraction=args.held_out)
+    )
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,13 +120,18 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def _with_database(settings: Settings, run: Callable[[], int]) -> int:
     """Run a command that reads the database; a database failure is one clear line, exit 1."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
 
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         # Connecting would create an empty file and then fail on the missing tables.
         print(f"csbot: database file {url.database} does not exist (set DATABASE_URL, or run the bot first)", file=sys.stderr)
         return 1
+    return _database_errors_as_a_line(settings, run)
+
+
+def _database_errors_as_a_line(settings: Settings, run: Callable[[], int]) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return run()
     except (SQLAlchemyError, OSError) as exc:

@@ -44,10 +44,10 @@ Sessions = async_sessionmaker[AsyncSession]
 PLATFORM_CHANNELS = ("telegram", "slack", "sms")
 
 
-def make_nlu(bot: LoadedBot) -> NluPipeline:
+def make_nlu(bot: LoadedBot, database_url: str) -> NluPipeline:
     """The bot's NLU, with the intent model installed now or by a later (re)train; an unusable
-    model file is logged and the bot answers without intents meanwhile."""
-    return NluPipeline(watch_intent_model(bot), oos_threshold=bot.definition.intent_oos_threshold)
+    model is logged and the bot answers without intents meanwhile."""
+    return NluPipeline(watch_intent_model(bot, database_url), oos_threshold=bot.definition.intent_oos_threshold)
 
 
 def desk_config(settings: Settings) -> SlackDeskConfig | None:

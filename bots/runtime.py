@@ -43,7 +43,7 @@ from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.bot_state import SqlBotState
 from infra.db.store import SqlStore
 from infra.db.training_data import TrainingDataQueries
-from infra.model_store import FileModelStore
+from infra.model_store import model_store
 from infra.locks import MemoryLocks, RedisLocks
 from infra.metrics import PrometheusObserver
 from infra.settings import Settings
@@ -105,7 +105,7 @@ def make_retrain(settings: Settings, bot: LoadedBot, sessions: async_sessionmake
         claims=SqlBotState(sessions),
         data=lambda: load_intent_data(bot),
         corrections=TrainingDataQueries(sessions).corrections,
-        store=FileModelStore.for_bot(bot),
+        store=model_store(bot, settings.database_url),
         config=model_config(bot.definition),
     )
 
@@ -161,7 +161,7 @@ async def build_runtime(
     jobs = jobs or make_jobs(settings, bot)
     generator = make_generator(settings, bot)
     knowledge = make_knowledge(bot, SqlKnowledgeStore(sessions))
-    engine = ConversationEngine(bot.definition, knowledge, generator, nlu=make_nlu(bot))
+    engine = ConversationEngine(bot.definition, knowledge, generator, nlu=make_nlu(bot, settings.database_url))
     channels = list(channels)
     if platform_channels:
         channels += build_channels(settings, sessions=sessions, bot=bot.definition)

@@ -1,76 +1,55 @@
-"""Trained intent models on disk: one file per bot, swapped in atomically.
+"""Trained intent models: in the database (`intent_models`), or in the file bot.yaml names.
 
-Layout: ``<model dir>/<bot name>/intents.pkl`` with the model card inside
-the file, and ``intents.previous.pkl`` beside it holding the model it
-replaced (for a manual rollback). The model dir is ``CSBOT_MODEL_DIR``, or
-``.csbot/models`` under the working directory, next to the default SQLite
-file. A bot whose bot.yaml names an ``intent_model`` file keeps its model
-there instead (an explicit choice beats the default). Models are trained by ``csbot train`` / ``csbot retrain`` and the
-periodic retrain job, never on the request path: loading only reads.
+By default a bot's models live in the database the bot already uses, so every web and worker
+pod loads the same model without a shared (ReadWriteMany) volume: `csbot train` and the retrain
+job add a version and make it the active one, the versions before it stay for a rollback. A bot
+whose bot.yaml names an ``intent_model`` file keeps its model there instead (an explicit choice
+beats the default; the replaced file is kept as ``intents.previous.pkl`` beside it). Models are
+trained by ``csbot train`` / ``csbot retrain`` and the periodic retrain job, never on the request
+path: serving only reads, and notices a newly installed model within seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-import re
 import shutil
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Protocol, TypeVar
 
-from core.botdef import BOT_FILE, LoadedBot
-from core.errors import ConfigError
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.botdef import LoadedBot
 from core.learning.model_card import ModelCard
 from core.learning.ports import CurrentModel
 from core.learning.training import TrainedModel
 from core.nlu.errors import ModelFileError
 from core.nlu.intents import IntentModel
 from core.nlu.model_file import read_model_and_metadata
+from infra.db.engine import make_engine, make_sessions
+from infra.db.intent_models import SqlIntentModels, model_location
 
 log = logging.getLogger(__name__)
 
-MODEL_DIR_ENV: Final = "CSBOT_MODEL_DIR"
-DEFAULT_MODEL_DIR: Final = Path(".csbot") / "models"
-MODEL_FILE: Final = "intents.pkl"
 PREVIOUS_FILE: Final = "intents.previous.pkl"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# How often a serving process asks whether a new model was installed.
+WATCH_SECONDS: Final = 10.0
 
-
-def model_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``CSBOT_MODEL_DIR`` if set, else ``.csbot/models`` in the working directory."""
-    configured = (os.environ if environ is None else environ).get(MODEL_DIR_ENV, "").strip()
-    return Path(configured) if configured else Path.cwd() / DEFAULT_MODEL_DIR
-
-
-def model_path(bot: LoadedBot, root: Path | None = None) -> Path:
-    """Where ``bot``'s intent model lives: bot.yaml's ``intent_model``, else under the model dir.
-
-    In the model dir the bot name must be usable as a folder name.
-    """
-    if bot.intent_model_path is not None:
-        return bot.intent_model_path
-    name = bot.definition.name
-    if not _SAFE_NAME.match(name):
-        raise ConfigError(
-            str(bot.folder / BOT_FILE), "name",
-            f"{name!r} cannot name a model folder (use letters, digits, '_', '-', '.')",
-        )
-    return (root if root is not None else model_dir()) / name / MODEL_FILE
+T = TypeVar("T")
 
 
 class FileModelStore:
-    """The :class:`~core.learning.ports.IntentModelStore` of one bot, on the local file system."""
+    """The :class:`~core.learning.ports.IntentModelStore` of one bot, in one file."""
 
     __slots__ = ("path",)
 
     def __init__(self, path: Path) -> None:
         self.path = path
-
-    @classmethod
-    def for_bot(cls, bot: LoadedBot, root: Path | None = None) -> FileModelStore:
-        return cls(model_path(bot, root))
 
     def current(self) -> CurrentModel | None:
         """The installed model and its card; ``ModelFileError`` naming the file if unreadable."""
@@ -89,54 +68,135 @@ class FileModelStore:
         trained.model.save(self.path, trained.card.to_dict())
         return str(self.path)
 
+    def stamp(self) -> Hashable | None:
+        """Changes whenever the file is replaced; None while there is none."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return info.st_mtime_ns, info.st_size
 
-def watch_intent_model(bot: LoadedBot, root: Path | None = None) -> WatchedIntentModel:
+    def load(self) -> IntentModel:
+        return IntentModel.load(self.path)
+
+    def __repr__(self) -> str:
+        return str(self.path)
+
+
+class DatabaseModelStore:
+    """The :class:`~core.learning.ports.IntentModelStore` of one bot, in the `intent_models` table.
+
+    The interface is synchronous (retraining runs in a thread, `csbot train` has no event loop);
+    each call runs on a short-lived loop of its own with unpooled connections, so it works from
+    any thread and never touches a running loop's connections.
+    """
+
+    __slots__ = ("bot", "_models")
+
+    def __init__(self, bot: str, database_url: str) -> None:
+        self.bot = bot
+        self._models = SqlIntentModels(make_sessions(make_engine(database_url, pooled=False)))
+
+    def current(self) -> CurrentModel | None:
+        stored = _blocking(self._models.active(self.bot))
+        if stored is None:
+            return None
+        model, metadata = IntentModel.from_bytes(stored.data, stored.location)
+        card = ModelCard.from_dict(metadata, source=stored.location) if metadata else None
+        return CurrentModel(model, card, stored.location)
+
+    def install(self, trained: TrainedModel) -> str:
+        """Add the model as the next version and make it the active one, in one transaction."""
+        card = trained.card.to_dict()
+        version = _blocking(self._models.add(self.bot, trained.model.to_bytes(card), card))
+        return model_location(self.bot, version)
+
+    def stamp(self) -> Hashable | None:
+        """The active version: one indexed lookup, cheap enough to poll."""
+        return _blocking(self._models.active_version(self.bot))
+
+    def load(self) -> IntentModel:
+        current = self.current()
+        if current is None:
+            raise ModelFileError(repr(self), "no active model")
+        return current.model
+
+    def __repr__(self) -> str:
+        return f"intent_models[{self.bot}]"
+
+
+ModelStore = FileModelStore | DatabaseModelStore
+
+
+def model_store(bot: LoadedBot, database_url: str) -> ModelStore:
+    """Where `bot`'s intent model lives: the file bot.yaml names, else the database."""
+    if bot.intent_model_path is not None:
+        return FileModelStore(bot.intent_model_path)
+    return DatabaseModelStore(bot.definition.name, database_url)
+
+
+def watch_intent_model(bot: LoadedBot, database_url: str) -> WatchedIntentModel:
     """The bot's intent model as installed now and by every later (re)train."""
-    return WatchedIntentModel(model_path(bot, root))
+    return WatchedIntentModel(model_store(bot, database_url))
+
+
+class WatchedSource(Protocol):
+    def stamp(self) -> Hashable | None:
+        """Something that changes when a new model is installed; None while there is none."""
+
+    def load(self) -> IntentModel:
+        """The installed model; ``ModelFileError`` when it cannot be used."""
 
 
 class WatchedIntentModel:
-    """The bot's installed model, re-read when its file appears or is replaced (by a retrain in
-    any process): an `IntentModelSource` for `core.nlu.NluPipeline`.
+    """The bot's installed model, reloaded when a (re)train in any process installs another:
+    an `IntentModelSource` for `core.nlu.NluPipeline`.
 
-    Every process keeps serving with the model it has; at most every `every` seconds a `stat`
-    of the file tells whether a new one was installed, which is then loaded in place. A file
-    that cannot be read is logged and the model in hand kept (none at first): a bad install must
-    not stop answers.
+    The first model is loaded when the process starts. After that `current()` never waits: at
+    most every `every` seconds it starts a background check of the store's stamp (the active
+    version, or the file's mtime) and returns the model in hand; a changed stamp loads the new
+    model, which later calls return. A model or database that cannot be read is logged and the
+    model in hand kept (none at first): a bad install must not stop answers.
     """
 
-    __slots__ = ("_checked", "_every", "_model", "_path", "_stamp")
+    __slots__ = ("_checked", "_every", "_model", "_refreshing", "_source", "_stamp")
 
-    def __init__(self, path: Path, *, every: float = 10.0) -> None:
-        self._path = path
+    def __init__(self, source: WatchedSource, *, every: float = WATCH_SECONDS) -> None:
+        self._source = source
         self._every = every
         self._model: IntentModel | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: Hashable | None = None
+        self._refreshing = threading.Lock()
         self._checked = time.monotonic()
-        self._reload()
+        with self._refreshing:
+            self._refresh()
 
     def current(self) -> IntentModel | None:
         now = time.monotonic()
-        if now - self._checked >= self._every:
+        if now - self._checked >= self._every and self._refreshing.acquire(blocking=False):
             self._checked = now
-            self._reload()
+            threading.Thread(target=self._refresh_then_release, name="intent-model-watch", daemon=True).start()
         return self._model
 
-    def _reload(self) -> None:
-        stamp = _stamp(self._path)
-        if stamp is None or stamp == self._stamp:
-            return
-        self._stamp = stamp  # taken before loading: a file installed meanwhile is seen next time
+    def _refresh_then_release(self) -> None:
         try:
-            self._model = IntentModel.load(self._path)
-            log.info("using the intent model %s", self._path)
-        except ModelFileError as exc:
+            self._refresh()
+        finally:
+            self._refreshing.release()
+
+    def _refresh(self) -> None:
+        try:
+            stamp = self._source.stamp()
+            if stamp is None or stamp == self._stamp:
+                return
+            self._stamp = stamp  # taken before loading: a model installed meanwhile is seen next time
+            self._model = self._source.load()
+            log.info("using the intent model from %r (%s)", self._source, stamp)
+        except (ModelFileError, SQLAlchemyError, OSError) as exc:
             log.error("intent model not used (keeping %s): %s", "the current one" if self._model else "none", exc)
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return None
-    return info.st_mtime_ns, info.st_size
+def _blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to completion on a loop of its own, whether or not this thread runs one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -148,17 +148,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def db_sessions(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """A migrated database on `backend` (empty), as the async session factory infra takes."""
-    from infra.db.engine import make_engine, make_sessions
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A migrated database on `backend` (empty), as the URL settings carry."""
     from infra.db.migrate import upgrade
 
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"
-        upgrade(url)
-    else:
-        url = request.getfixturevalue("clean_postgres")
-    engine = make_engine(url)
+    if backend == "postgres":
+        return str(request.getfixturevalue("clean_postgres"))
+    url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def db_sessions(db_url: str) -> AsyncIterator[Any]:
+    """A migrated database on `backend` (empty), as the async session factory infra takes."""
+    from infra.db.engine import make_engine, make_sessions
+
+    engine = make_engine(db_url)
     try:
         yield make_sessions(engine)
     finally:

@@ -1,7 +1,7 @@
 """Continuous learning: turning a bot's data and its conversations into better models.
 
 Pure domain code like :mod:`core.nlu`: the database queries that feed it live
-in ``infra.db.training_data``, model files in ``infra.model_store``, and the
+in ``infra.db.training_data``, model storage in ``infra.model_store``, and the
 commands that wire them in ``bots``. The pieces:
 
 * :mod:`~core.learning.intent_data`: the bot's labelled intent examples;

@@ -1,6 +1,6 @@
 """Where trained intent models are kept: the port retraining installs through.
 
-Core decides *whether* a model is installed; the store (files on disk in
+Core decides *whether* a model is installed; the store (a database table or a file, in
 ``infra.model_store``) decides *how*, and must make the swap atomic so the
 bot never loads half a model.
 """

@@ -170,12 +170,28 @@ class IntentModel:
         needs a sentence encoder this installation lacks (better at start-up than per message)."""
         from core.nlu.model_file import read_model
 
-        model = read_model(Path(path), cls)
+        return read_model(Path(path), cls)._ready(path)
+
+    def to_bytes(self, metadata: Mapping[str, Any] | None = None) -> bytes:
+        """The model (and ``metadata``) as the bytes :meth:`save` writes, for a database row."""
+        from core.nlu.model_file import model_bytes
+
+        return model_bytes(self, metadata)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str) -> tuple[IntentModel, dict[str, Any]]:
+        """Read :meth:`to_bytes` output and its metadata; ``ModelFileError`` naming ``source``."""
+        from core.nlu.model_file import model_from_bytes
+
+        model, metadata = model_from_bytes(data, cls, source)
+        return model._ready(source), metadata
+
+    def _ready(self, source: str | Path) -> IntentModel:
         try:
-            model._featurizer.ready()
+            self._featurizer.ready()
         except EncoderUnavailable as exc:
-            raise ModelFileError(path, f"trained with {exc}") from exc
-        return model
+            raise ModelFileError(source, f"trained with {exc}") from exc
+        return self
 
     def _prediction(self, intent: str, confidence: float, limit: float) -> IntentPrediction:
         out_of_scope = intent == self.oos_label or confidence < limit

@@ -33,17 +33,26 @@ if TYPE_CHECKING:
 FORMAT_NAME: Final = "csbot.nlu.intent-model"
 FORMAT_VERSION: Final = 1
 FILE_MODE: Final = 0o644
+_UNPICKLING_ERRORS: Final = (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError)
+
+
+def model_bytes(model: IntentModel, metadata: Mapping[str, Any] | None = None) -> bytes:
+    """``model`` and ``metadata`` as the bytes a model file holds (for stores that are not files)."""
+    return pickle.dumps(_envelope(model, metadata), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def model_from_bytes(data: bytes, expected: type[IntentModel], source: str) -> tuple[IntentModel, dict[str, Any]]:
+    """Load what :func:`model_bytes` made; ``ModelFileError`` naming ``source`` if unusable."""
+    try:
+        envelope = pickle.loads(data)
+    except _UNPICKLING_ERRORS as error:
+        raise ModelFileError(source, f"corrupt or unreadable model ({type(error).__name__})") from error
+    return _checked(envelope, Path(source), expected)
 
 
 def write_model(model: IntentModel, path: Path, metadata: Mapping[str, Any] | None = None) -> None:
     """Pickle ``model`` (and ``metadata``, plain JSON-like values) to ``path`` atomically."""
-    envelope = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "sklearn_version": sklearn.__version__,
-        "metadata": dict(metadata or {}),
-        "model": model,
-    }
+    envelope = _envelope(model, metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -66,7 +75,20 @@ def read_model(path: Path, expected: type[IntentModel]) -> IntentModel:
 
 def read_model_and_metadata(path: Path, expected: type[IntentModel]) -> tuple[IntentModel, dict[str, Any]]:
     """Load a model and its metadata (empty for files written without any)."""
-    envelope = _unpickle(path)
+    return _checked(_unpickle(path), path, expected)
+
+
+def _envelope(model: IntentModel, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "sklearn_version": sklearn.__version__,
+        "metadata": dict(metadata or {}),
+        "model": model,
+    }
+
+
+def _checked(envelope: Any, path: Path, expected: type[IntentModel]) -> tuple[IntentModel, dict[str, Any]]:
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT_NAME:
         raise ModelFileError(path, "not an intent model file")
     if envelope.get("version") != FORMAT_VERSION:
@@ -98,6 +120,5 @@ def _unpickle(path: Path) -> Any:
         raise ModelFileError(path, "model file not found") from error
     except IsADirectoryError as error:
         raise ModelFileError(path, "expected a model file, found a directory") from error
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-            IndexError, TypeError, ValueError) as error:
+    except _UNPICKLING_ERRORS as error:
         raise ModelFileError(path, f"corrupt or unreadable model file ({type(error).__name__})") from error

@@ -53,6 +53,7 @@ def test_the_bot_is_wired_to_the_llm_and_waits_for_the_migration() -> None:
         env = services[name]["environment"]
         assert env["LLM_BASE_URL"] == "http://llm:8000"
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert "volumes" not in services[name]  # intent models live in PostgreSQL
     assert not any("profiles" in services[n] for n in ("web", "worker", "postgres", "redis", "migrate"))
 
 

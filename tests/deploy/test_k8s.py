@@ -35,9 +35,13 @@ def test_manifest_validates_against_the_kubernetes_schema(path: Path, doc: dict[
     kubernetes_validate.validate(doc, KUBERNETES, strict=True)
 
 
-def test_the_llm_weights_volume_is_read_write_once() -> None:
+def test_no_volume_needs_read_write_many() -> None:
+    """Intent models live in PostgreSQL; the only claim is the LLM server's weights."""
     claims = {d["metadata"]["name"]: d["spec"]["accessModes"] for _, d in documents() if d["kind"] == "PersistentVolumeClaim"}
-    assert claims["csbot-llm-weights"] == ["ReadWriteOnce"]
+    assert claims == {"csbot-llm-weights": ["ReadWriteOnce"]}
+    for _, doc in documents():
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] != "csbot-llm":
+            assert not doc["spec"]["template"]["spec"].get("volumes"), doc["metadata"]["name"]
 
 
 def test_the_llm_server_takes_a_gpu_and_is_ready_on_its_health_endpoint() -> None:

@@ -15,6 +15,7 @@ from infra.db.models import ConversationRow, MessageRow
 from tests.conftest import TEST_BOT, run_in_thread
 from tests.learning import conversations as seeded
 from tests.learning.conftest import make_bot
+from tests.learning.test_model_store import rows
 from tests.test_cli import csbot
 
 
@@ -48,40 +49,46 @@ def database(path: Path, *corrections: tuple[str, str]) -> str:
     return url
 
 
-def test_train_installs_a_model_with_its_card_under_the_working_dir(tmp_path: Path, bot_folder: Path) -> None:
+def test_train_installs_a_model_with_its_card_in_the_database(tmp_path: Path, bot_folder: Path) -> None:
     result = csbot("train", cwd=tmp_path, env={"CSBOT_BOT": str(bot_folder)})
     assert result.returncode == 0, result.stderr
     assert "read 363 examples from en.csv, zh.csv" in result.stderr
     assert "training on" in result.stderr
-    path = tmp_path / ".csbot" / "models" / "testbot" / "intents.pkl"
-    assert f"installed new model at {path}" in result.stdout
+    assert "installed new model at intent_models[testbot v1]" in result.stdout
     card = json.loads(result.stdout.strip().splitlines()[-1])
     assert card["n_examples"] + card["n_held_out"] == 363 and card["split_seed"] == 0
-    assert path.is_file()
+    [(bot, version, active, metrics)] = rows(f"sqlite+aiosqlite:///{tmp_path}/csbot.db")  # the default database
+    assert (bot, version, active) == ("testbot", 1, True) and metrics == card
 
 
 def test_retrain_keeps_the_model_when_corrections_poison_it_and_installs_an_equal_one(tmp_path: Path, bot_folder: Path) -> None:
-    models = tmp_path / "models"
-    env = {"CSBOT_BOT": str(bot_folder), "CSBOT_MODEL_DIR": str(models)}
-    assert csbot("train", cwd=tmp_path, env=env).returncode == 0
-    installed = (models / "testbot" / "intents.pkl").read_bytes()
-
     data = load_intent_data(make_bot_loaded(bot_folder))
     labels = sorted(data.labels)
     wrong = [(f"{text} now", labels[(labels.index(label) + 1) % len(labels)]) for text, label in split_holdout(data.examples).train]
     poisoned = database(tmp_path / "poisoned.db", *wrong, *[(f"{t} again", label) for t, label in wrong])
-    result = csbot("retrain", cwd=tmp_path, env={**env, "DATABASE_URL": poisoned})
+    env = {"CSBOT_BOT": str(bot_folder), "DATABASE_URL": poisoned}
+    assert csbot("train", cwd=tmp_path, env=env).returncode == 0
+    result = csbot("retrain", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert f"read {2 * len(wrong)} intent corrections from the database" in result.stderr
     assert "decision: kept current model" in result.stdout
     assert "current model: accuracy" in result.stdout and "new model:     accuracy" in result.stdout
-    assert (models / "testbot" / "intents.pkl").read_bytes() == installed
+    assert [(version, active) for _, version, active, _ in rows(poisoned)] == [(1, True)]
 
     clean = database(tmp_path / "clean.db")
-    result = csbot("retrain", cwd=tmp_path, env={**env, "DATABASE_URL": clean})
+    env = {**env, "DATABASE_URL": clean}
+    assert csbot("train", cwd=tmp_path, env=env).returncode == 0
+    result = csbot("retrain", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "decision: installed new model" in result.stdout
-    assert (models / "testbot" / "intents.previous.pkl").read_bytes() == installed
+    assert [(version, active) for _, version, active, _ in rows(clean)] == [(1, False), (2, True)]
+
+
+def test_train_against_an_unreachable_database_is_one_clear_line(tmp_path: Path, bot_folder: Path) -> None:
+    env = {"CSBOT_BOT": str(bot_folder), "DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:9/none"}
+    result = csbot("train", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "cannot read the database at" in result.stderr and "Traceback" not in result.stderr
 
 
 def make_bot_loaded(folder: Path):  # type: ignore[no-untyped-def]

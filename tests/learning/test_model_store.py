@@ -1,21 +1,28 @@
-"""Model files: where they live, what they carry, how they are swapped, how the bot loads them."""
+"""Intent models in the database (both backends) or in the file bot.yaml names: what they carry,
+how they are swapped, versions kept, and how the bot loads them."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from core.botdef import LoadedBot
-from core.errors import ConfigError
 from core.learning.holdout import split_holdout
 from core.learning.intent_data import load_intent_data
 from core.learning.model_card import ModelCard
 from core.learning.training import TrainedModel, train_intent_model
 from core.nlu.errors import ModelFileError
 from core.nlu.intents import IntentModel
-from infra.model_store import MODEL_DIR_ENV, FileModelStore, model_dir, model_path, watch_intent_model
+from infra.db.engine import make_engine, make_sessions
+from infra.db.intent_models import KEEP
+from infra.db.models import IntentModelRow
+from infra.model_store import DatabaseModelStore, FileModelStore, WatchedIntentModel, model_store, watch_intent_model
+from tests.conftest import run_in_thread
 
 
 def trained(bot: LoadedBot) -> TrainedModel:
@@ -23,31 +30,53 @@ def trained(bot: LoadedBot) -> TrainedModel:
     return train_intent_model(bot.definition.name, split_holdout(data.examples), data_sha256=data.sha256)
 
 
-def test_model_dir_defaults_to_the_working_dir_and_follows_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert model_dir({}) == tmp_path / ".csbot" / "models"
-    assert model_dir({MODEL_DIR_ENV: "/srv/models"}) == Path("/srv/models")
-    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "m"))
-    assert model_dir() == tmp_path / "m"
+def rows(url: str) -> list[tuple[str, int, bool, dict]]:
+    async def read() -> list[tuple[str, int, bool, dict]]:
+        engine = make_engine(url, pooled=False)
+        try:
+            async with make_sessions(engine)() as session:
+                found = await session.execute(
+                    select(IntentModelRow.bot, IntentModelRow.version, IntentModelRow.active, IntentModelRow.metrics)
+                    .order_by(IntentModelRow.bot, IntentModelRow.version)
+                )
+                return [tuple(row) for row in found]
+        finally:
+            await engine.dispose()
+
+    return run_in_thread(read())
 
 
-def test_load_returns_none_without_a_model_and_a_working_model_with_one(small_bot: LoadedBot, tmp_path: Path) -> None:
-    root = tmp_path / "models"
-    assert watch_intent_model(small_bot, root).current() is None
-    location = FileModelStore.for_bot(small_bot, root).install(trained(small_bot))
-    assert Path(location) == root / "testbot" / "intents.pkl"
-    model = watch_intent_model(small_bot, root).current()
+def named_file(bot: LoadedBot, name: str = "models/intents.pkl") -> LoadedBot:
+    return bot.model_copy(update={"definition": bot.definition.model_copy(update={"intent_model": name})})
+
+
+def test_the_default_store_is_the_database_and_a_bot_yaml_file_beats_it(small_bot: LoadedBot, tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    assert isinstance(model_store(small_bot, url), DatabaseModelStore)
+    store = model_store(named_file(small_bot), url)
+    assert isinstance(store, FileModelStore) and store.path == small_bot.folder / "models" / "intents.pkl"
+
+
+def test_install_and_load_in_the_database(small_bot: LoadedBot, db_url: str) -> None:
+    assert watch_intent_model(small_bot, db_url).current() is None
+    new = trained(small_bot)
+    location = model_store(small_bot, db_url).install(new)
+    assert location == "intent_models[testbot v1]"
+    model = watch_intent_model(small_bot, db_url).current()
     assert isinstance(model, IntentModel)
     assert model.predict("I lost my card, someone must have stolen it").intent == "lost_or_stolen_card"
     assert model.predict("我的卡丢了").intent == "lost_or_stolen_card"
+    [(bot, version, active, metrics)] = rows(db_url)
+    assert (bot, version, active) == ("testbot", 1, True)
+    assert ModelCard.from_dict(metrics, source="row") == new.card  # queryable without unpickling
 
 
-def test_the_card_travels_with_the_model(small_bot: LoadedBot, tmp_path: Path) -> None:
+def test_the_card_travels_with_the_model(small_bot: LoadedBot, db_url: str) -> None:
     new = trained(small_bot)
-    store = FileModelStore.for_bot(small_bot, tmp_path)
+    store = model_store(small_bot, db_url)
     store.install(new)
     current = store.current()
-    assert current is not None and current.card == new.card
+    assert current is not None and current.card == new.card and current.location == "intent_models[testbot v1]"
     card = current.card
     assert card.bot == "testbot" and card.n_labels == 12 and card.n_corrections == 0
     assert card.n_examples + card.n_held_out == 12 * 30 + 3
@@ -58,8 +87,55 @@ def test_the_card_travels_with_the_model(small_bot: LoadedBot, tmp_path: Path) -
     assert card.sklearn_version == sklearn.__version__
 
 
-def test_install_keeps_the_replaced_model_beside_the_new_one(small_bot: LoadedBot, tmp_path: Path) -> None:
-    store = FileModelStore.for_bot(small_bot, tmp_path)
+def test_each_install_is_a_new_active_version_and_old_ones_are_pruned(small_bot: LoadedBot, db_url: str) -> None:
+    store = model_store(small_bot, db_url)
+    model = trained(small_bot)
+    other = model_store(small_bot.model_copy(update={"definition": small_bot.definition.model_copy(update={"name": "other"})}), db_url)
+    other.install(model)
+    for _ in range(KEEP + 2):
+        store.install(model)
+    listed = [(bot, version, active) for bot, version, active, _ in rows(db_url)]
+    assert listed == [("other", 1, True)] + [("testbot", v, v == KEEP + 2) for v in range(3, KEEP + 3)]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_installs_at_once_each_get_a_version_and_one_is_active(small_bot: LoadedBot, db_url: str) -> None:
+    model = trained(small_bot)
+
+    async def install_many() -> list[str]:
+        stores = [model_store(small_bot, db_url) for _ in range(4)]
+        return await asyncio.gather(*(asyncio.to_thread(s.install, model) for s in stores))
+
+    locations = run_in_thread(install_many())
+    assert sorted(locations) == [f"intent_models[testbot v{v}]" for v in range(1, 5)]
+    assert [active for *_, active, _ in rows(db_url)].count(True) == 1
+
+
+def test_a_corrupt_stored_model_is_named_not_ignored(small_bot: LoadedBot, db_url: str) -> None:
+    store = model_store(small_bot, db_url)
+    store.install(trained(small_bot))
+
+    async def corrupt() -> None:
+        engine = make_engine(db_url, pooled=False)
+        try:
+            async with make_sessions(engine).begin() as session:
+                (await session.scalars(select(IntentModelRow))).one().model = b"not a pickle"
+        finally:
+            await engine.dispose()
+
+    run_in_thread(corrupt())
+    with pytest.raises(ModelFileError, match=r"intent_models\[testbot v1\]: corrupt or unreadable model"):
+        store.current()
+
+
+def test_an_unmigrated_database_leaves_the_bot_without_intents(small_bot: LoadedBot, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    assert watch_intent_model(small_bot, f"sqlite+aiosqlite:///{tmp_path}/empty.db").current() is None
+    assert "intent model not used" in caplog.text and "intent_models" in caplog.text
+
+
+def test_a_file_install_keeps_the_replaced_model_beside_the_new_one(small_bot: LoadedBot) -> None:
+    store = FileModelStore(small_bot.folder / "models" / "intents.pkl")
     store.install(trained(small_bot))
     first = store.path.read_bytes()
     store.install(trained(small_bot))
@@ -68,16 +144,15 @@ def test_install_keeps_the_replaced_model_beside_the_new_one(small_bot: LoadedBo
     assert oct(store.path.stat().st_mode & 0o777) == oct(0o644)
 
 
-def test_a_corrupt_model_file_is_named_not_ignored(small_bot: LoadedBot, tmp_path: Path) -> None:
-    path = model_path(small_bot, tmp_path)
-    path.parent.mkdir(parents=True)
+def test_a_corrupt_model_file_is_named_not_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "intents.pkl"
     path.write_bytes(b"not a pickle")
     with pytest.raises(ModelFileError, match="intents.pkl"):
-        IntentModel.load(model_path(small_bot, tmp_path))
+        IntentModel.load(path)
 
 
 def test_a_card_with_a_missing_field_names_the_file_and_field(small_bot: LoadedBot, tmp_path: Path) -> None:
-    store = FileModelStore.for_bot(small_bot, tmp_path)
+    store = FileModelStore(tmp_path / "intents.pkl")
     store.install(trained(small_bot))
     envelope = pickle.loads(store.path.read_bytes())
     del envelope["metadata"]["split_seed"]
@@ -87,7 +162,7 @@ def test_a_card_with_a_missing_field_names_the_file_and_field(small_bot: LoadedB
 
 
 def test_a_model_saved_without_a_card_still_loads(small_bot: LoadedBot, tmp_path: Path) -> None:
-    store = FileModelStore.for_bot(small_bot, tmp_path)
+    store = FileModelStore(tmp_path / "intents.pkl")
     trained(small_bot).model.save(store.path)
     current = store.current()
     assert current is not None and current.card is None
@@ -100,35 +175,68 @@ def test_card_round_trip_rejects_wrong_types() -> None:
         ModelCard.from_dict({**card.to_dict(), "n_examples": "10"}, source="x.pkl")
 
 
-def test_a_bot_name_that_is_not_a_folder_name_is_refused(small_bot: LoadedBot, tmp_path: Path) -> None:
-    evil = small_bot.model_copy(update={"definition": small_bot.definition.model_copy(update={"name": "../../etc"})})
-    with pytest.raises(ConfigError) as error:
-        model_path(evil, tmp_path)
-    assert error.value.field == "name" and str(error.value.source).endswith("bot.yaml")
-
-
 def test_an_intent_model_named_in_bot_yaml_takes_precedence(small_bot: LoadedBot, tmp_path: Path) -> None:
-    named = small_bot.model_copy(
-        update={"definition": small_bot.definition.model_copy(update={"intent_model": "models/intents.pkl"})}
-    )
-    assert model_path(named, tmp_path / "elsewhere") == small_bot.folder / "models" / "intents.pkl"
-    FileModelStore.for_bot(named, tmp_path / "elsewhere").install(trained(small_bot))
+    url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    named = named_file(small_bot)
+    model_store(named, url).install(trained(small_bot))
     assert (small_bot.folder / "models" / "intents.pkl").is_file()
-    assert watch_intent_model(named, tmp_path / "elsewhere").current() is not None
-    assert watch_intent_model(small_bot, tmp_path / "elsewhere").current() is None
+    assert watch_intent_model(named, url).current() is not None
+    assert not Path(f"{tmp_path}/x.db").exists()  # the database was never asked
 
 
-def test_the_bot_yaml_threshold_overrides_the_trained_one(small_bot: LoadedBot, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def wait_for(watched: WatchedIntentModel, intent: str | None, text: str = "I lost my card", timeout: float = 10.0) -> None:
+    """Ask as the request path does until the background check has swapped the model in."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        model = watched.current()
+        if (model.predict(text).intent if model else None) == intent:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the watched model never predicted {intent!r}")
+
+
+def test_a_running_process_picks_up_a_first_and_then_a_newly_installed_model(small_bot: LoadedBot, db_url: str) -> None:
+    from tests.learning.conftest import bank_sample, make_bot
+
+    store = model_store(small_bot, db_url)
+    watched = WatchedIntentModel(store, every=0.0)
+    assert watched.current() is None  # none trained yet
+
+    store.install(trained(small_bot))  # the first periodic retrain, in another process
+    wait_for(watched, "lost_or_stolen_card")
+
+    other = make_bot(small_bot.folder.parent / "other", [(text, f"renamed_{label}") for text, label in bank_sample()])
+    store.install(trained(other))
+    wait_for(watched, "renamed_lost_or_stolen_card")
+
+
+def test_asking_for_the_model_never_waits_for_the_store(small_bot: LoadedBot, db_url: str) -> None:
+    store = model_store(small_bot, db_url)
+    store.install(trained(small_bot))
+
+    class Slow:
+        def stamp(self) -> object:
+            time.sleep(0.5)
+            return store.stamp()
+
+        def load(self) -> IntentModel:
+            return store.load()
+
+    watched = WatchedIntentModel(Slow(), every=0.0)
+    started = time.monotonic()
+    assert all(watched.current() is not None for _ in range(100))
+    assert time.monotonic() - started < 0.25
+
+
+def test_the_bot_yaml_threshold_overrides_the_trained_one(small_bot: LoadedBot, db_url: str) -> None:
     from bots.handoff_wiring import make_nlu
     from core.botdef import load_bot
 
-    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "models"))
-    FileModelStore.for_bot(small_bot).install(trained(small_bot))
-    assert make_nlu(small_bot).oos_threshold == watch_intent_model(small_bot).current().threshold  # type: ignore[union-attr]
+    model_store(small_bot, db_url).install(trained(small_bot))
+    assert make_nlu(small_bot, db_url).oos_threshold == watch_intent_model(small_bot, db_url).current().threshold  # type: ignore[union-attr]
 
     bot_file = small_bot.folder / "bot.yaml"
     bot_file.write_text(bot_file.read_text(encoding="utf-8") + "intent_oos_threshold: 0.97\n", encoding="utf-8")
     strict = load_bot(small_bot.folder)
-    nlu = make_nlu(strict)
+    nlu = make_nlu(strict, db_url)
     assert nlu.oos_threshold == 0.97

@@ -39,7 +39,7 @@ def poisoned(bot: LoadedBot) -> list[Correction]:
 
 @pytest.fixture
 def store(small_bot: LoadedBot, tmp_path: Path) -> FileModelStore:
-    return FileModelStore.for_bot(small_bot, tmp_path / "models")
+    return FileModelStore(tmp_path / "models" / "intents.pkl")
 
 
 def test_without_a_current_model_the_new_one_is_installed(small_bot: LoadedBot, store: FileModelStore) -> None:

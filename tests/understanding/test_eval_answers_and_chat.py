@@ -38,8 +38,9 @@ def test_eval_answers_names_the_case_at_fault(tmp_path: Path) -> None:
     assert str(bad) in result.stderr and "expect exactly one of" in result.stderr
 
 
-def test_the_sample_bot_stays_above_its_answer_quality_floor(sample_bot: LoadedBot) -> None:
-    report = evaluate_answers(sample_bot, HELD_OUT, progress=lambda line: None)
+def test_the_sample_bot_stays_above_its_answer_quality_floor(sample_bot: LoadedBot, tmp_path: Path) -> None:
+    report = evaluate_answers(sample_bot, HELD_OUT, progress=lambda line: None,
+                              database_url=f"sqlite+aiosqlite:///{tmp_path}/eval.db")
     assert report["n"] >= 80
     for kind, floor in FLOOR.items():
         assert report[kind] >= floor, (kind, report)
