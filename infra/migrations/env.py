@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from infra.db.engine import make_engine
+from infra.db.migrate import hold_migration_lock
 from infra.db.models import Base
 import infra.db.optout_models  # noqa: F401  (registers the optouts table on Base.metadata)
 
@@ -16,6 +17,7 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
+    hold_migration_lock(connection)  # begins the transaction the migrations and the commit below share
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
