@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from celery import Celery
 
-from bots import worker_health
+from bots import worker_health, worker_metrics
 from bots.runtime import build_runtime, visibility_timeout
 from channels.base import Channel
 from core.botdef import load_bot
@@ -40,6 +40,7 @@ def make_worker_app(
 
     bridge.install(services)
     worker_health.install(app)  # the file `csbot worker-probe` checks
+    worker_metrics.install(app, settings.worker_metrics_port)  # /metrics for Prometheus
     return app
 
 

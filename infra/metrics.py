@@ -123,10 +123,15 @@ def record_backlog(
     HANDOFF_OLDEST_WAIT.set(oldest_wait_seconds)
 
 
-def exposition() -> bytes:
-    """The text a scrape receives: this process's registry, or every process's files."""
+def scraped_registry() -> CollectorRegistry:
+    """What a scrape reads: this process's registry, or every process's files merged."""
     if os.environ.get(MULTIPROC_ENV):
         merged = CollectorRegistry()
         MultiProcessCollector(merged)
-        return generate_latest(merged)
-    return generate_latest(REGISTRY)
+        return merged
+    return REGISTRY
+
+
+def exposition() -> bytes:
+    """The text a scrape receives (see `scraped_registry`)."""
+    return generate_latest(scraped_registry())

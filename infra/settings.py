@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # How often a worker retrains the intent model from the bot's data plus corrections
     # (one worker per interval, whatever their number); 0 turns the periodic retrain off.
     retrain_interval_hours: float = Field(default=24.0, ge=0)
+    # `csbot worker` serves its Prometheus metrics (turns, LLM latency, generations in flight)
+    # on this port at /metrics; unset, it serves none (the web tier's /metrics stays).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

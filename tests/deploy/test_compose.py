@@ -57,6 +57,14 @@ def test_the_bot_is_wired_to_the_llm_and_waits_for_the_migration() -> None:
     assert not any("profiles" in services[n] for n in ("web", "worker", "postgres", "redis", "migrate"))
 
 
+def test_the_worker_serves_metrics_on_its_port() -> None:
+    worker = compose()["services"]["worker"]
+    port = worker["environment"]["WORKER_METRICS_PORT"]
+    assert worker["expose"] == [port]
+    assert worker["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/tmp/csbot-metrics"
+    assert worker["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")  # the shared settings merged in
+
+
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed")
 @pytest.mark.parametrize("profile", sorted(SERVERS))
 def test_compose_renders_each_profile(profile: str, tmp_path: Path) -> None:

@@ -75,3 +75,15 @@ def test_keda_scales_workers_on_the_inbound_queue() -> None:
     redis = next(t for t in scaled["triggers"] if t["type"] == "redis")
     assert redis["metadata"]["listName"] == "inbound" and int(redis["metadata"]["listLength"]) > 0
     assert by_kind("HorizontalPodAutoscaler", "csbot-worker")["spec"]["scaleTargetRef"]["name"] == "csbot-worker"
+
+
+def test_workers_serve_metrics_prometheus_is_told_to_scrape() -> None:
+    template = by_kind("Deployment", "csbot-worker")["spec"]["template"]
+    [worker] = template["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in worker["env"]}
+    port = int(env["WORKER_METRICS_PORT"])
+    assert {"name": "metrics", "containerPort": port} in worker["ports"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and int(annotations["prometheus.io/port"]) == port
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == "/tmp/csbot-metrics"  # created by the Dockerfile
+    assert "install -d -o csbot /tmp/csbot-metrics" in (K8S.parent / "Dockerfile").read_text(encoding="utf-8")
