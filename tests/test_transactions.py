@@ -26,7 +26,7 @@ from workers import jobs as job_bodies
 # Intake 1; the turn reads once and writes once (reply, analysis, conversation state and the
 # claim of the outbox row); the send is marked in one more.
 MAX_TRANSACTIONS = 4
-MAX_STATEMENTS = 14
+MAX_STATEMENTS = 12
 
 
 @dataclass
