@@ -33,12 +33,9 @@ class Store(Protocol):
 
     async def get_conversation(self, conversation_id: int) -> Conversation: ...
 
-    async def next_unanswered(self, conversation_id: int) -> StoredMessage | None:
-        """The oldest inbound message of the conversation that has no reply yet."""
-
     async def pending_turn(self, message_id: int, *, history_turns: int) -> PendingTurn:
-        """In one read: the conversation of `message_id`, its oldest unanswered message up to
-        that one, and up to `history_turns` turns before it. `NotFound` for an unknown message."""
+        """In one read: the conversation of `message_id`, its oldest unanswered message and up
+        to `history_turns` turns before that. `NotFound` for an unknown message."""
 
     async def record_turn(self, turn: AnsweredTurn, *, claim: bool) -> Outbound | None:
         """In one write: mark the message answered with its analysis, write the reply to the

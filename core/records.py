@@ -70,10 +70,10 @@ class Turn:
 @dataclass(frozen=True, slots=True)
 class PendingTurn:
     """What a turn needs from storage, read in one transaction: the oldest unanswered message of
-    a conversation (up to the one a job names), the conversation's state and the history before it.
+    a conversation, the conversation's state and the history before that message.
 
-    `message` is None when nothing up to the job's message is left unanswered (a redelivered or
-    duplicate job). `more` says another unanswered message follows it, still the job's to answer.
+    `message` is None when nothing is left unanswered (a redelivered or duplicate job). `more`
+    says another unanswered message follows it, for the same job to answer next.
     """
 
     conversation: Conversation

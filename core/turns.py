@@ -1,7 +1,7 @@
 """Processing inbound messages: one reply per message, in order, whoever runs the job.
 
-A job names one message, and under the conversation's lock answers every unanswered message up
-to it, oldest first. So jobs may run in any order, twice, or on different workers, and replies
+A job names one message, but it drains the conversation: under the conversation's lock it
+answers every unanswered message oldest first. So jobs may run in any order, twice, or on different workers, and replies
 are still written once each and in arrival order: the message's status is the compare-and-set
 that lets exactly one turn write its reply.
 
@@ -80,10 +80,11 @@ class TurnProcessor:
         self._policy = Policy(bot.escalation, min_grounding=bot.retrieval.min_score)
 
     async def process(self, message_id: int) -> int:
-        """Answer what is unanswered in this message's conversation up to it; returns how many."""
+        """Answer what is unanswered in this message's conversation; returns how many."""
         turn = await self._read(message_id)
         if turn.message is None:
-            await self._hand_over_leftovers(turn.conversation.id)
+            # A redelivery, perhaps of a run that died between writing a reply and handing it on.
+            await self._hand_over_due(turn.conversation.id)
             return 0
         written = 0
         async with self._conversation(turn.conversation.id) as undisturbed:
@@ -120,9 +121,9 @@ class TurnProcessor:
                 undisturbed = False
             yield undisturbed
 
-    async def _hand_over_leftovers(self, conversation_id: int) -> None:
-        """A job whose message is answered already is a redelivery, perhaps of a run that died
-        between writing a reply and handing it to delivery: hand over what is still due."""
+    async def _hand_over_due(self, conversation_id: int) -> None:
+        """Give the delivery job the conversation's rows still to send (written by the desk, or
+        by a run that died before handing them on)."""
         for row in await self._store.due_outbound(conversation_id):
             self._jobs.enqueue_delivery(row.id)
 
@@ -202,6 +203,7 @@ class TurnProcessor:
             # A person took the conversation between our read and now: theirs to answer.
             await desk.relay(message.id)
         await self._store.set_conversation_state(conversation.id, language=reply.language, failed_turns=0)
+        await self._hand_over_due(conversation.id)  # the acknowledgement the desk wrote
 
     async def _asks_feedback(self, conversation: Conversation, message: StoredMessage, reply: Reply) -> bool:
         """Buttons ask under every composed answer. A "reply 1 or 2" line asks only while the

@@ -34,12 +34,15 @@ class QueuedJobs:
     """A `JobQueue` that keeps what was enqueued, so the test runs each job and sees its cost."""
 
     queued: list[tuple[str, int]] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)  # every job kind ever enqueued
 
     def enqueue_inbound(self, message_id: int) -> None:
         self.queued.append(("inbound", message_id))
+        self.seen.append("inbound")
 
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
         self.queued.append(("deliver", outbound_id))
+        self.seen.append("deliver")
 
     def enqueue_desk(self, handoff_id: int, *, delay: float = 0.0) -> None:
         self.queued.append(("desk", handoff_id))
@@ -136,6 +139,7 @@ async def test_a_message_costs_at_most_four_transactions_end_to_end(system: Syst
     print("per message (transactions, statements):", measured)
 
     assert len(system.channel.sent) == 3
+    assert system.jobs.seen == ["inbound"] * 3  # each reply went out from its turn's job
     assert all("Monday to Friday" in m.text for m in system.channel.sent)
     async with system.runtime.store._sessions() as session:
         outbox = (await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all()

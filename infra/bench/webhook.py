@@ -46,12 +46,15 @@ class Counted:
 
     def __init__(self, queue: JobQueue | None = None) -> None:
         self.enqueued = 0
+        self.seconds: list[float] = []  # what each enqueue cost the request
         self._queue = queue
 
     def enqueue_inbound(self, message_id: int) -> None:
         self.enqueued += 1
         if self._queue is not None:
+            started = time.perf_counter()
             self._queue.enqueue_inbound(message_id)
+            self.seconds.append(time.perf_counter() - started)
 
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
         self.enqueued += 1
@@ -121,6 +124,9 @@ async def run(args: argparse.Namespace) -> None:
     print(f"requests={args.requests} database={database} queue={'celery+redis' if celery else 'counted only'}")
     print(line("bare", base))
     print(line("csbot", ours))
+    if jobs.seconds:
+        q = statistics.quantiles(jobs.seconds[50:], n=100)
+        print(f"enqueue {len(jobs.seconds) - 50} jobs  p50 {q[49] * 1000:6.2f} ms  p99 {q[98] * 1000:6.2f} ms")
     print(f"ratio csbot/bare p50 latency: {statistics.median(ours) / statistics.median(base):.1f}x")
 
 

@@ -150,7 +150,6 @@ class SqlStore:
                     .where(
                         MessageRow.conversation_id == conversation.id,
                         MessageRow.status == InboundStatus.RECEIVED.value,
-                        MessageRow.id <= message_id,
                     )
                     .order_by(MessageRow.id)
                     .limit(2)
@@ -189,16 +188,6 @@ class SqlStore:
                 return _outbound(row)
         except IntegrityError:
             return None  # the reply's idempotency key exists: written by another turn
-
-    async def next_unanswered(self, conversation_id: int) -> StoredMessage | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(MessageRow)
-                .where(MessageRow.conversation_id == conversation_id, MessageRow.status == InboundStatus.RECEIVED.value)
-                .order_by(MessageRow.id)
-                .limit(1)
-            )
-        return stored_message(row) if row is not None else None
 
     async def written_since(self, conversation_id: int, message_id: int) -> bool:
         async with self._sessions() as session:
