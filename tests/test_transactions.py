@@ -8,6 +8,7 @@ turn or a write split in two fails here instead of slowing production down unnot
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -106,7 +107,9 @@ class System:
 
 
 @pytest.fixture
-async def system(backend: str, tmp_path: Path, fake_llm: FakeLLMServer, request: pytest.FixtureRequest) -> AsyncIterator[System]:
+async def system(
+    backend: str, tmp_path: Path, fake_llm: FakeLLMServer, request: pytest.FixtureRequest
+) -> AsyncIterator[System]:
     from bots.runtime import build_runtime
     from infra.settings import load_settings
 
@@ -147,3 +150,26 @@ async def test_a_message_costs_at_most_four_transactions_end_to_end(system: Syst
     assert [r.status for r in outbox] == ["sent"] * 3
     assert [m.status for m in messages] == ["answered"] * 3
     assert all(m.understanding for m in messages)  # the analysis was written with the reply
+
+
+async def test_jobs_racing_for_one_conversation_answer_each_message_once_and_ask_the_model_once(
+    system: System, fake_llm: FakeLLMServer
+) -> None:
+    """A job that had to wait for the conversation's lock reads again before answering: what it
+    read first may have been answered meanwhile, and a stale read would cost a second generation."""
+    from tests.fakes.llm_server import Behaviour
+
+    fake_llm.then(Behaviour(delay=0.5), Behaviour(delay=0.5))
+    intake = system.runtime.services.intake
+    questions = [inbound(f"#{n} when are your branches open?", message_id=f"r{n}", conversation="c1") for n in (1, 2)]
+    ids = [(await intake.accept(question)).message_id for question in questions]
+    system.jobs.queued.clear()
+    turns = system.runtime.services.turns
+    written = await asyncio.gather(turns.process(ids[1]), turns.process(ids[0]), turns.process(ids[1]))
+
+    assert sorted(written) == [0, 0, 2]  # one job drained both; the others found them answered
+    assert len(fake_llm.requests) == 2
+    assert [m.text.split()[0] for m in system.channel.sent] == ["#1", "#2"]
+    async with system.runtime.store._sessions() as session:
+        outbox = (await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all()
+    assert [(r.in_reply_to, r.status) for r in outbox] == [(ids[0], "sent"), (ids[1], "sent")]

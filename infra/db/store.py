@@ -135,7 +135,7 @@ class SqlStore:
     # --- turns ---------------------------------------------------------------------------
 
     async def pending_turn(self, message_id: int, *, history_turns: int) -> PendingTurn:
-        """Four statements in one read transaction, the lookup of the job's conversation included,
+        """At most four statements in one read transaction, the lookup of the job's conversation included,
         so a turn asks the database once before the model and once after."""
         async with self._sessions() as session:
             conversation = await session.scalar(
