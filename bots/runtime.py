@@ -171,6 +171,7 @@ async def build_runtime(
         settings, bot, sessions=sessions, store=store, jobs=jobs, locks=locks, channels=by_name, knowledge=knowledge,
         redis=redis, generator=generator, agent_desk=agent_desk,
     )
+    delivery = Delivery(store, jobs, locks, by_name)
     services = Services(
         intake=Intake(store, jobs, feedback, thanks=bot.definition.texts.rating_thanks,
                       rejected=SqlRejectedRequests(sessions)),
@@ -179,9 +180,9 @@ async def build_runtime(
             typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]
             desk=human.desk, knowledge=knowledge, feedback=feedback,
             feedback_styles={name: c.feedback_style for name, c in by_name.items()},
-            observer=OBSERVER,
+            observer=OBSERVER, delivery=delivery,
         ),
-        delivery=Delivery(store, jobs, locks, by_name),
+        delivery=delivery,
         desk=human.desk,
         recovery=Recovery(SqlRecoveryQueries(sessions), jobs),
         admin=human.admin,

@@ -3,6 +3,10 @@
 Rows are claimed with a compare-and-set (pending → sending) before the platform is called,
 so two workers never send the same row; a rate limit or transient failure stops the drain
 (later replies must not overtake) and reschedules it, honouring the platform's retry_after.
+
+A turn's reply is usually first in line: `record_and_send` writes it already claimed and sends
+it in the turn's own job, sparing a queue hop and two database round trips. Only a reply behind
+others, a retry or a rate-limited send goes through the delivery job.
 """
 
 from __future__ import annotations
@@ -10,16 +14,17 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from core.errors import PermanentDeliveryError, RateLimited, TransientDeliveryError
 from core.feedback import ASK_KEY, ASKED, PROMPT_KEY
 from core.messages import OutboundMessage
 from core.ports import ChannelSender, JobQueue, Locks, Store
-from core.records import Outbound
+from core.records import Outbound, OutboxStatus
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+LOCK_TIMEOUT = 120.0  # a drain holds the conversation's delivery lock for one send at a time
 
 
 def as_message(row: Outbound) -> OutboundMessage:
@@ -53,7 +58,7 @@ class Delivery:
         """Send what is due in this row's conversation; returns the number of rows sent."""
         row = await self._store.get_outbound(outbound_id)
         sent = 0
-        async with self._locks.hold(f"delivery:{row.conversation_id}", timeout=120):
+        async with self._locks.hold(_lock_key(row.conversation_id), timeout=LOCK_TIMEOUT):
             for due in await self._store.due_outbound(row.conversation_id):
                 wait = due.not_before - time.time()
                 if wait > 0:
@@ -69,13 +74,33 @@ class Delivery:
                     break
         return sent
 
-    async def _send_one(self, row: Outbound) -> str:
+    async def record_and_send(
+        self, conversation_id: int, record: Callable[[], Awaitable[Outbound | None]]
+    ) -> Outbound | None:
+        """Run `record` (which writes a reply, claimed when first in line) under the conversation's
+        delivery lock and send a claimed row at once: no drain can slip a later row past it. A
+        row written `pending` waits behind earlier ones and is handed to the delivery job."""
+        async with self._locks.hold(_lock_key(conversation_id), timeout=LOCK_TIMEOUT):
+            row = await record()
+            if row is not None and row.status is OutboxStatus.SENDING:
+                await self._send(row)
+                return row
+        if row is not None:
+            self._jobs.enqueue_delivery(row.id)
+        return row
+
+    async def _send_one(self, due: Outbound) -> str:
+        row = await self._store.mark_sending(due.id)
+        if row is None:
+            return "skipped"
+        return await self._send(row)
+
+    async def _send(self, row: Outbound) -> str:
+        """Send a row this caller claimed (status `sending`) and record the outcome."""
         sender = self._senders.get(row.channel)
         if sender is None:
             await self._store.mark_failed(row.id, f"channel {row.channel!r} is not configured")
             return "failed"
-        if not await self._store.mark_sending(row.id):
-            return "skipped"
         try:
             delivered = await sender.send(as_message(row))
         except RateLimited as exc:
@@ -103,3 +128,7 @@ class Delivery:
         await self._store.mark_retry(row.id, str(exc), delay=delay)
         self._jobs.enqueue_delivery(row.id, delay=delay)
         return "later"
+
+
+def _lock_key(conversation_id: int) -> str:
+    return f"delivery:{conversation_id}"

@@ -2,8 +2,9 @@
 
 `/csbot kb add` writes a document to the database, `/csbot kb approve` turns an agent's
 suggested answer active; this process re-indexes immediately, and every other process (web,
-workers) notices on its next turn, because `refresh` compares a cheap stamp (count, newest id)
-of the active documents before each turn and rebuilds only when it changed. Documents only
+workers) notices within `stale_after` seconds (2 by default): a turn calls `refresh_if_due`,
+which compares a cheap stamp (count, newest id) of the active documents at most that often, so
+a busy worker does not ask the database on every turn, and rebuilds only when it changed. Documents only
 ever become active, never stop being so, so every add or approval raises the count: an
 approved suggestion older than the newest document still changes the stamp.
 
@@ -14,6 +15,7 @@ encodes only the new document's texts, so an added answer is found by meaning at
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from core.embedding_cache import EmbeddingCache
@@ -28,13 +30,15 @@ class KnowledgeIndex:
 
     def __init__(
         self, bot: str, files: Sequence[Article], store: KnowledgeStore | None = None,
-        *, embeddings: EmbeddingCache | None = None,
+        *, embeddings: EmbeddingCache | None = None, stale_after: float = 2.0,
     ) -> None:
         self._bot = bot
         self._files = list(files)
         self._store = store
         self._embeddings = embeddings
         self._stamp: tuple[int, int] | None = None
+        self._stale_after = stale_after
+        self._checked_at = -float("inf")  # monotonic time of the last look at the stamp
         self._retriever = Retriever(self._files, embeddings=embeddings)
         self._lock = asyncio.Lock()
 
@@ -51,10 +55,17 @@ class KnowledgeIndex:
     def hybrid(self) -> bool:
         return self._retriever.hybrid
 
+    async def refresh_if_due(self) -> bool:
+        """`refresh`, unless the stamp was looked at less than `stale_after` seconds ago."""
+        if time.monotonic() - self._checked_at < self._stale_after:
+            return False
+        return await self.refresh()
+
     async def refresh(self) -> bool:
         """Re-index if documents were added or approved since the last look; True when it rebuilt."""
         if self._store is None:
             return False
+        self._checked_at = time.monotonic()
         stamp = await self._store.knowledge_stamp(self._bot)
         if stamp == self._stamp:
             return False

@@ -18,7 +18,7 @@ from core.handoff import Handoff, HandoffEvent, HandoffState, PendingRating
 from core.knowledge import Article
 from core.knowledge_suggestions import HandoffExchange, Suggestion
 from core.messages import Delivered, InboundMessage, OutboundMessage
-from core.records import Conversation, Outbound, StoredMessage, Turn
+from core.records import AnsweredTurn, Conversation, Outbound, PendingTurn, StoredMessage, Turn
 from core.reply import Reply
 from core.stats import Stats
 
@@ -33,8 +33,15 @@ class Store(Protocol):
 
     async def get_conversation(self, conversation_id: int) -> Conversation: ...
 
-    async def next_unanswered(self, conversation_id: int) -> StoredMessage | None:
-        """The oldest inbound message of the conversation that has no reply yet."""
+    async def pending_turn(self, message_id: int, *, history_turns: int) -> PendingTurn:
+        """In one read: the conversation of `message_id`, its oldest unanswered message and up
+        to `history_turns` turns before that. `NotFound` for an unknown message."""
+
+    async def record_turn(self, turn: AnsweredTurn, *, claim: bool) -> Outbound | None:
+        """In one write: mark the message answered with its analysis, write the reply to the
+        outbox and the conversation's state. With `claim`, the row is written already `sending`
+        when nothing earlier of the conversation is pending or sending (its sender sends it now),
+        else `pending`. None, writing nothing, when the message was answered meanwhile."""
 
     async def written_since(self, conversation_id: int, message_id: int) -> bool:
         """Whether the customer has written again after this message."""
@@ -60,8 +67,9 @@ class Store(Protocol):
 
     async def get_outbound(self, outbound_id: int) -> Outbound: ...
 
-    async def mark_sending(self, outbound_id: int) -> bool:
-        """Compare-and-set pending → sending; False when someone else has it or it is done."""
+    async def mark_sending(self, outbound_id: int) -> Outbound | None:
+        """Compare-and-set pending → sending in one statement, returning the claimed row; None
+        when someone else has it or it is done."""
 
     async def mark_sent(self, outbound_id: int, delivered: Delivered) -> None: ...
 
@@ -263,7 +271,7 @@ class KnowledgeStore(Protocol):
     async def knowledge_documents(self, bot: str) -> list[Article]: ...
 
     async def knowledge_stamp(self, bot: str) -> tuple[int, int]:
-        """(count, newest id) of active documents: cheap to poll, changes on every add."""
+        """(count, newest id) of active documents: cheap to compare, changes on every add."""
 
     async def add_knowledge(self, bot: str, *, title: str, body: str, language: str) -> int: ...
 

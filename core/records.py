@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from typing import Any
+
 from core.messages import Button, ContentKind
+from core.reply import Reply
 
 
 class Role(StrEnum):
@@ -62,6 +65,33 @@ class Turn:
 
     role: Role
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTurn:
+    """What a turn needs from storage, read in one transaction: the oldest unanswered message of
+    a conversation, the conversation's state and the history before that message.
+
+    `message` is None when nothing is left unanswered (a redelivered or duplicate job). `more`
+    says another unanswered message follows it, for the same job to answer next.
+    """
+
+    conversation: Conversation
+    message: StoredMessage | None
+    history: tuple[Turn, ...] = ()
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredTurn:
+    """Everything a turn writes, in one transaction: the reply for the outbox, the message's
+    analysis and status, and the conversation's language and failed-turn count."""
+
+    conversation: Conversation
+    message: StoredMessage
+    reply: Reply
+    analysis: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    failed_turns: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,15 @@
 """Processing inbound messages: one reply per message, in order, whoever runs the job.
 
 A job names one message, but it drains the conversation: under the conversation's lock it
-answers every unanswered message oldest first. So jobs may run in any order, twice, or on
-different workers, and replies are still written once each and in arrival order.
+answers every unanswered message oldest first. So jobs may run in any order, twice, or on different workers, and replies
+are still written once each and in arrival order: the message's status is the compare-and-set
+that lets exactly one turn write its reply.
+
+A turn asks the database twice: one read (conversation, message, history) before the model and
+one write (reply, analysis, conversation state) after. The read is made before the lock is
+taken, since the lock's key needs the conversation; a lock that was busy means another job may
+have answered meanwhile, so the read is then repeated. The reply is sent from the same job when
+nothing earlier of the conversation waits (see `Delivery.record_and_send`).
 
 Each turn: a conversation a person owns is relayed to the agents, never answered by the bot;
 otherwise NLU reads the message, a pending post-handoff rating or a typed 👍/👎 vote is taken,
@@ -14,12 +21,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
+from core.delivery import Delivery
 from core.desk import HandoffDesk
 from core.engine import ConversationEngine, TurnContext, understanding_record
+from core.errors import LockTimeout
 from core.feedback import FeedbackStyle, Vote, VotePress, asks_feedback, parse_text_vote
 from core.handoff import Mode
 from core.history import window
@@ -27,10 +37,14 @@ from core.knowledge_index import KnowledgeIndex
 from core.observe import UNOBSERVED, Observer, TurnOutcome
 from core.policy import Decision, Policy, Rule
 from core.ports import FeedbackStore, JobQueue, Locks, Store, TypingIndicator
-from core.records import Conversation, StoredMessage
+from core.records import AnsweredTurn, Conversation, Outbound, PendingTurn, StoredMessage
 from core.reply import Reply, ReplySource
 
 log = logging.getLogger(__name__)
+
+# How long a job tries the conversation's lock before counting it busy: long enough for one
+# Redis round trip; a busy lock is then waited for as usual (and the turn's read repeated).
+AT_ONCE = 0.05
 
 
 class TurnProcessor:
@@ -48,6 +62,7 @@ class TurnProcessor:
         feedback: FeedbackStore | None = None,
         feedback_styles: Mapping[str, FeedbackStyle] | None = None,
         observer: Observer = UNOBSERVED,
+        delivery: Delivery | None = None,
     ) -> None:
         self._store = store
         self._typing = typing or {}
@@ -60,28 +75,63 @@ class TurnProcessor:
         self._feedback = feedback
         self._feedback_styles = feedback_styles or {}
         self._observer = observer
+        self._delivery = delivery
         bot = engine.bot
         self._policy = Policy(bot.escalation, min_grounding=bot.retrieval.min_score)
 
     async def process(self, message_id: int) -> int:
-        """Handle what is unhandled in this message's conversation; returns messages handled."""
-        message = await self._store.get_message(message_id)
-        conversation_id = message.conversation_id
+        """Answer what is unanswered in this message's conversation; returns how many."""
+        turn = await self._read(message_id)
+        if turn.message is None:
+            # A redelivery, perhaps of a run that died between writing a reply and handing it on.
+            await self._hand_over_due(turn.conversation.id)
+            return 0
         written = 0
-        async with self._locks.hold(f"conversation:{conversation_id}", timeout=self._lock_timeout):
-            while (pending := await self._store.next_unanswered(conversation_id)) is not None:
+        async with self._conversation(turn.conversation.id) as undisturbed:
+            if not undisturbed:
+                turn = await self._read(message_id)
+            while turn.message is not None:
                 started = time.perf_counter()
-                outcome = await self._answer(conversation_id, pending)
-                self._observer.turn_finished(outcome, time.perf_counter() - started)
-                written += 1
-        # Also re-enqueues rows a crashed run wrote but never handed to delivery.
-        for row in await self._store.due_outbound(conversation_id):
-            self._jobs.enqueue_delivery(row.id)
+                outcome = await self._answer(turn)
+                if outcome is not None:
+                    self._observer.turn_finished(outcome, time.perf_counter() - started)
+                    written += 1
+                if outcome is not None and not turn.more:
+                    break
+                answered = turn.message.id
+                turn = await self._read(message_id)
+                if turn.message is not None and turn.message.id == answered:
+                    break  # its reply exists yet it reads unanswered: never loop on it
         return written
 
-    async def _answer(self, conversation_id: int, message: StoredMessage) -> TurnOutcome:
-        conversation = await self._store.get_conversation(conversation_id)
-        message_id = message.id
+    async def _read(self, message_id: int) -> PendingTurn:
+        return await self._store.pending_turn(message_id, history_turns=self._engine.bot.history.max_turns)
+
+    @asynccontextmanager
+    async def _conversation(self, conversation_id: int) -> AsyncIterator[bool]:
+        """Hold the conversation's lock; yields True when it was free at once, so what was read
+        before taking it is still what the conversation holds."""
+        key = f"conversation:{conversation_id}"
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self._locks.hold(key, timeout=AT_ONCE))
+                undisturbed = True
+            except LockTimeout:
+                await stack.enter_async_context(self._locks.hold(key, timeout=self._lock_timeout))
+                undisturbed = False
+            yield undisturbed
+
+    async def _hand_over_due(self, conversation_id: int) -> None:
+        """Give the delivery job the conversation's rows still to send (written by the desk, or
+        by a run that died before handing them on)."""
+        for row in await self._store.due_outbound(conversation_id):
+            self._jobs.enqueue_delivery(row.id)
+
+    async def _answer(self, turn: PendingTurn) -> TurnOutcome | None:
+        """One turn; None when another job answered the message first (nothing was written)."""
+        conversation, message = turn.conversation, turn.message
+        assert message is not None
+        conversation_id, message_id = conversation.id, message.id
         desk = self._desk if self._desk is not None and self._desk.available else None
         if desk is not None and conversation.mode != Mode.BOT:
             await desk.relay(message_id)  # a person owns it: the bot stays silent (invariant 6)
@@ -90,23 +140,17 @@ class TurnProcessor:
         understanding = self._engine.understand(message)
         analysis = understanding_record(understanding)
         if desk is not None and (score := await desk.take_rating(conversation_id, message.text)) is not None:
-            await self._store.save_understanding(message_id, {**analysis, "rating": score})
-            thanks = self._engine.bot.text("rating_thanks", conversation.language)
-            await self._store.record_reply(message_id, Reply(thanks, conversation.language, ReplySource.CANNED))
-            return TurnOutcome.ACKNOWLEDGED
+            return await self._thank(turn, {**analysis, "rating": score})
         if (vote := await self._take_text_vote(conversation, message)) is not None:
-            await self._store.save_understanding(message_id, {**analysis, "feedback": int(vote)})
-            thanks = self._engine.bot.text("rating_thanks", conversation.language)
-            await self._store.record_reply(message_id, Reply(thanks, conversation.language, ReplySource.CANNED))
-            return TurnOutcome.ACKNOWLEDGED
+            return await self._thank(turn, {**analysis, "feedback": int(vote)})
 
         if self._knowledge is not None:
-            await self._knowledge.refresh()
+            await self._knowledge.refresh_if_due()
         limits = self._engine.bot.history
-        history = await self._store.history(conversation_id, message_id, limits.max_turns)
         await self._show_typing(conversation.channel, conversation.conversation_key)
         context = TurnContext(
-            conversation.language, window(history, max_turns=limits.max_turns, max_chars=limits.max_chars), desk=desk is not None
+            conversation.language, window(turn.history, max_turns=limits.max_turns, max_chars=limits.max_chars),
+            desk=desk is not None,
         )
         reply = await self._engine.reply(message, context)
 
@@ -115,8 +159,8 @@ class TurnProcessor:
         decision = self._policy.decide(message.text, understanding, reply, failed_turns=failed, paused=paused)
         grounding = {"grounding": reply.grounding.record()} if reply.grounding is not None else {}
         record = {**analysis, **grounding, **_decision_record(decision, handed=desk is not None)}
-        await self._store.save_understanding(message_id, record)
         if decision.escalate and desk is not None:
+            await self._store.save_understanding(message_id, record)
             await self._escalate(desk, conversation, message, decision, reply)
             return TurnOutcome.ESCALATED
         if decision.rule is Rule.TRIGGER_PHRASE:  # asked for a person, and no one can join
@@ -126,9 +170,29 @@ class TurnProcessor:
             by_text = self._style(conversation.channel) is FeedbackStyle.TEXT
             prompt = self._engine.bot.text("feedback_request", reply.language) if by_text else ""
             reply = replace(reply, ask_feedback=True, feedback_prompt=prompt)
-        await self._store.record_reply(message_id, reply)
-        await self._store.set_conversation_state(conversation_id, language=reply.language, failed_turns=failed)
+        if not await self._write(AnsweredTurn(conversation, message, reply, record, failed_turns=failed)):
+            return None
         return TurnOutcome.FELL_BACK if reply.source in _FALLBACKS else TurnOutcome.ANSWERED
+
+    async def _thank(self, turn: PendingTurn, analysis: dict[str, Any]) -> TurnOutcome | None:
+        """A rating or a typed vote needs no answer, only thanks, in the conversation's language."""
+        conversation, message = turn.conversation, turn.message
+        assert message is not None
+        thanks = self._engine.bot.text("rating_thanks", conversation.language)
+        reply = Reply(thanks, conversation.language, ReplySource.CANNED)
+        written = await self._write(AnsweredTurn(conversation, message, reply, analysis, conversation.failed_turns))
+        return TurnOutcome.ACKNOWLEDGED if written else None
+
+    async def _write(self, turn: AnsweredTurn) -> Outbound | None:
+        """The turn's one write; its reply goes out from this job when first in line."""
+        if self._delivery is None:
+            row = await self._store.record_turn(turn, claim=False)
+            if row is not None:
+                self._jobs.enqueue_delivery(row.id)
+            return row
+        return await self._delivery.record_and_send(
+            turn.conversation.id, lambda: self._store.record_turn(turn, claim=True)
+        )
 
     async def _escalate(
         self, desk: HandoffDesk, conversation: Conversation, message: StoredMessage, decision: Decision, reply: Reply
@@ -139,6 +203,7 @@ class TurnProcessor:
             # A person took the conversation between our read and now: theirs to answer.
             await desk.relay(message.id)
         await self._store.set_conversation_state(conversation.id, language=reply.language, failed_turns=0)
+        await self._hand_over_due(conversation.id)  # the acknowledgement the desk wrote
 
     async def _asks_feedback(self, conversation: Conversation, message: StoredMessage, reply: Reply) -> bool:
         """Buttons ask under every composed answer. A "reply 1 or 2" line asks only while the

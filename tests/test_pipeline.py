@@ -124,6 +124,23 @@ async def test_rate_limited_send_waits_for_retry_after_and_sends_once(pipeline: 
     assert row.status == "sent" and row.attempts == 2 and "retry after 1s" in row.last_error
 
 
+async def test_a_reply_behind_a_rate_limited_one_waits_its_turn(pipeline: Pipeline) -> None:
+    """A turn sends its own reply only when nothing earlier of the conversation waits: here the
+    first reply waits out a rate limit, so the second goes to the delivery job, behind it."""
+    pipeline.channel.failures.append(RateLimited("test", retry_after=1.0))
+    await pipeline.submit("#1 when are you open?", message_id="w1")
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 30
+    while not [r for r in await outbox_rows(pipeline, settled=False) if r.attempts == 1]:
+        assert loop.time() < end, "the first reply was never rate limited"
+        await asyncio.sleep(0.05)
+    await pipeline.submit("#2 when are you open?", message_id="w2")
+    sent = await pipeline.wait_sent(2)
+    assert [m.text.split()[0] for m in sent] == ["#1", "#2"]
+    rows = await outbox_rows(pipeline)
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 2), ("sent", 1)]
+
+
 @pytest.mark.embedded_generator
 async def test_embedded_generator_quotes_the_knowledge_base(pipeline: Pipeline) -> None:
     await pipeline.submit("my card was stolen", message_id="e1")

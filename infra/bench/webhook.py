@@ -9,8 +9,9 @@
 
 Both run in this process through the same ASGI transport, one request at a time, so the ratio
 is the cost of verify + persist + enqueue. Prints p50/p99 for each and their ratio. Uses
-PostgreSQL and Redis when BENCH_DATABASE_URL / BENCH_REDIS_URL are set, else SQLite and an
-in-memory queue.
+PostgreSQL when BENCH_DATABASE_URL is set, else SQLite; with BENCH_REDIS_URL the jobs go to
+the real Celery queues on that Redis (purged afterwards: give it a database of its own), else
+they are only counted.
 """
 
 from __future__ import annotations
@@ -29,25 +30,36 @@ from fastapi import FastAPI, Request
 
 from bots.runtime import build_runtime
 from bots.web import create_app
+from core.ports import JobQueue
 from infra.db.migrate import upgrade
 from infra.settings import load_settings
+from workers.celery_app import CeleryJobs, create_celery
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:bench-token-0123456789abcdefghijklmnop"
 SECRET = "bench-secret"
 
 
-class QueuedOnly:
-    """A job queue that only counts: the bench measures the request path, not the turn."""
+class Counted:
+    """Counts what is enqueued, passing it on to the real queue when there is one: the bench
+    measures the request path, not the turn, so no worker reads the queue."""
 
-    def __init__(self) -> None:
+    def __init__(self, queue: JobQueue | None = None) -> None:
         self.enqueued = 0
+        self.seconds: list[float] = []  # what each enqueue cost the request
+        self._queue = queue
 
     def enqueue_inbound(self, message_id: int) -> None:
         self.enqueued += 1
+        if self._queue is not None:
+            started = time.perf_counter()
+            self._queue.enqueue_inbound(message_id)
+            self.seconds.append(time.perf_counter() - started)
 
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
         self.enqueued += 1
+        if self._queue is not None:
+            self._queue.enqueue_delivery(outbound_id, delay=delay)
 
 
 def update(i: int) -> bytes:
@@ -94,7 +106,9 @@ async def run(args: argparse.Namespace) -> None:
         database_url=database_url, redis_url=None, csbot_bot=ROOT / "bots" / "acme_bank", llm_base_url=None,
         telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET, telegram_api_url="http://127.0.0.1:9",
     )
-    jobs = QueuedOnly()
+    redis_url = os.environ.get("BENCH_REDIS_URL")
+    celery = create_celery(redis_url) if redis_url else None
+    jobs = Counted(CeleryJobs(celery) if celery is not None else None)
     runtime = await build_runtime(settings, platform_channels=True, jobs=jobs, migrate=False)
     csbot, bare = create_app(runtime), bare_app()
     offset = int(time.time() * 1000) % 1_000_000_000  # fresh update ids on a reused database
@@ -103,10 +117,16 @@ async def run(args: argparse.Namespace) -> None:
     ours = await timed(csbot, args.requests, offset + 100)
     base = await timed(bare, args.requests, offset + 100)
     await runtime.close()
+    if celery is not None:
+        celery.control.purge()  # nobody will run these jobs
     assert jobs.enqueued == 50 + args.requests, "every accepted update must be enqueued exactly once"
-    print(f"requests={args.requests} database={'postgresql' if database_url.startswith('postgresql') else 'sqlite'}")
+    database = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    print(f"requests={args.requests} database={database} queue={'celery+redis' if celery else 'counted only'}")
     print(line("bare", base))
     print(line("csbot", ours))
+    if jobs.seconds:
+        q = statistics.quantiles(jobs.seconds[50:], n=100)
+        print(f"enqueue {len(jobs.seconds) - 50} jobs  p50 {q[49] * 1000:6.2f} ms  p99 {q[98] * 1000:6.2f} ms")
     print(f"ratio csbot/bare p50 latency: {statistics.median(ours) / statistics.median(base):.1f}x")
 
 

@@ -13,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.errors import NotFound
 from core.feedback import ASK_KEY, ASKED, PROMPT_KEY
 from core.messages import Button, ContentKind, Delivered, InboundMessage
-from core.records import Conversation, InboundStatus, Outbound, OutboxStatus, Role, StoredMessage, Turn
+from core.records import (
+    AnsweredTurn,
+    Conversation,
+    InboundStatus,
+    Outbound,
+    OutboxStatus,
+    PendingTurn,
+    Role,
+    StoredMessage,
+    Turn,
+)
 from core.reply import Reply
 from infra.db.models import ConversationRow, MessageRow, OutboxRow, now
 
@@ -24,9 +34,15 @@ def reply_key(message_id: int) -> str:
 
 def reply_row(message: MessageRow, conversation: ConversationRow, reply: Reply, key: str) -> OutboxRow:
     """The outbox row answering `message`; it inherits the message's metadata (where to reply)."""
+    return outbox_row(message.id, message.meta, _conversation(conversation), reply, key)
+
+
+def outbox_row(
+    message_id: int, message_meta: dict[str, str], conversation: Conversation, reply: Reply, key: str
+) -> OutboxRow:
     return OutboxRow(
-        conversation_id=message.conversation_id,
-        in_reply_to=message.id,
+        conversation_id=conversation.id,
+        in_reply_to=message_id,
         idempotency_key=key,
         role=Role.BOT.value,
         channel=conversation.channel,
@@ -35,7 +51,7 @@ def reply_row(message: MessageRow, conversation: ConversationRow, reply: Reply, 
         language=reply.language,
         source=reply.source.value,
         buttons={"items": [[b.label, b.value] for b in reply.buttons]},
-        meta={**message.meta, **feedback_meta(reply), **reply.citation_meta()},
+        meta={**message_meta, **feedback_meta(reply), **reply.citation_meta()},
     )
 
 
@@ -114,26 +130,64 @@ class SqlStore:
             row = await session.get(ConversationRow, conversation_id)
         if row is None:
             raise NotFound(f"conversation {conversation_id} does not exist")
-        return Conversation(
-            id=row.id,
-            channel=row.channel,
-            conversation_key=row.conversation_key,
-            customer_id=row.customer_id,
-            language=row.language,
-            mode=row.mode,
-            failed_turns=row.failed_turns,
-            customer_name=row.customer_name,
-        )
+        return _conversation(row)
 
-    async def next_unanswered(self, conversation_id: int) -> StoredMessage | None:
+    # --- turns ---------------------------------------------------------------------------
+
+    async def pending_turn(self, message_id: int, *, history_turns: int) -> PendingTurn:
+        """At most four statements in one read transaction, the lookup of the job's conversation included,
+        so a turn asks the database once before the model and once after."""
         async with self._sessions() as session:
-            row = await session.scalar(
-                select(MessageRow)
-                .where(MessageRow.conversation_id == conversation_id, MessageRow.status == InboundStatus.RECEIVED.value)
-                .order_by(MessageRow.id)
-                .limit(1)
+            conversation = await session.scalar(
+                select(ConversationRow).join(MessageRow, MessageRow.conversation_id == ConversationRow.id)
+                .where(MessageRow.id == message_id)
             )
-        return stored_message(row) if row is not None else None
+            if conversation is None:
+                raise NotFound(f"message {message_id} does not exist")
+            unanswered = (
+                await session.scalars(
+                    select(MessageRow)
+                    .where(
+                        MessageRow.conversation_id == conversation.id,
+                        MessageRow.status == InboundStatus.RECEIVED.value,
+                    )
+                    .order_by(MessageRow.id)
+                    .limit(2)
+                )
+            ).all()
+            if not unanswered:
+                return PendingTurn(_conversation(conversation), None)
+            first = unanswered[0]
+            history = await _history(session, conversation.id, first.id, history_turns)
+        return PendingTurn(_conversation(conversation), stored_message(first), tuple(history), more=len(unanswered) > 1)
+
+    async def record_turn(self, turn: AnsweredTurn, *, claim: bool) -> Outbound | None:
+        """The message's status is the compare-and-set: a turn that lost a race writes nothing.
+        The conversation row is only written when its state changed."""
+        message, conversation, reply = turn.message, turn.conversation, turn.reply
+        try:
+            async with self._sessions.begin() as session:
+                answered = await session.execute(
+                    update(MessageRow)
+                    .where(MessageRow.id == message.id, MessageRow.status == InboundStatus.RECEIVED.value)
+                    .values(status=InboundStatus.ANSWERED.value, answered_at=now(), understanding=dict(turn.analysis))
+                )
+                if answered.rowcount != 1:
+                    return None  # nothing was written: committing the empty transaction is harmless
+                row = outbox_row(message.id, message.metadata, conversation, reply, reply_key(message.id))
+                if claim and not await _unsent_exists(session, conversation.id):
+                    row.status, row.sending_since = OutboxStatus.SENDING.value, now()
+                session.add(row)
+                if (reply.language, turn.failed_turns) != (conversation.language, conversation.failed_turns):
+                    await session.execute(
+                        update(ConversationRow)
+                        .where(ConversationRow.id == conversation.id)
+                        .values(language=reply.language, failed_turns=turn.failed_turns)
+                    )
+                await session.flush()
+                return _outbound(row)
+        except IntegrityError:
+            return None  # the reply's idempotency key exists: written by another turn
 
     async def written_since(self, conversation_id: int, message_id: int) -> bool:
         async with self._sessions() as session:
@@ -145,38 +199,8 @@ class SqlStore:
         return later is not None
 
     async def history(self, conversation_id: int, before_message_id: int, limit: int) -> list[Turn]:
-        if limit <= 0:
-            return []
         async with self._sessions() as session:
-            inbound = (
-                await session.scalars(
-                    select(MessageRow)
-                    .where(MessageRow.conversation_id == conversation_id, MessageRow.id < before_message_id)
-                    .order_by(MessageRow.id.desc())
-                    .limit(limit)
-                )
-            ).all()
-            if not inbound:
-                return []
-            oldest = min(m.received_at for m in inbound)
-            outbound = (
-                await session.scalars(
-                    select(OutboxRow)
-                    .where(OutboxRow.conversation_id == conversation_id, OutboxRow.created_at >= oldest)
-                    .order_by(OutboxRow.id)
-                )
-            ).all()
-        received = {m.id: m.received_at for m in inbound}
-        keyed: list[tuple[tuple[datetime, int, int], Turn]] = [
-            ((m.received_at, 0, m.id), Turn(Role.CUSTOMER, m.text)) for m in inbound
-        ]
-        for o in outbound:
-            if o.in_reply_to is not None and o.in_reply_to >= before_message_id:
-                continue
-            anchor = received.get(o.in_reply_to or -1, o.created_at)
-            keyed.append(((anchor, 1, o.id), Turn(Role(o.role), o.text)))
-        keyed.sort(key=lambda pair: pair[0])
-        return [turn for _, turn in keyed][-limit * 2 :]
+            return await _history(session, conversation_id, before_message_id, limit)
 
     async def record_reply(self, message_id: int, reply: Reply) -> int:
         key = reply_key(message_id)
@@ -245,10 +269,16 @@ class SqlStore:
             raise NotFound(f"outbound {outbound_id} does not exist")
         return _outbound(row)
 
-    async def mark_sending(self, outbound_id: int) -> bool:
-        return await self._transition(
-            outbound_id, OutboxStatus.PENDING, status=OutboxStatus.SENDING.value, sending_since=now()
-        )
+    async def mark_sending(self, outbound_id: int) -> Outbound | None:
+        """One UPDATE ... RETURNING: the claim and the row's current state in one round trip."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                update(OutboxRow)
+                .where(OutboxRow.id == outbound_id, OutboxRow.status == OutboxStatus.PENDING.value)
+                .values(status=OutboxStatus.SENDING.value, sending_since=now())
+                .returning(OutboxRow)
+            )
+            return _outbound(row) if row is not None else None
 
     async def mark_sent(self, outbound_id: int, delivered: Delivered) -> None:
         await self._transition(
@@ -287,6 +317,69 @@ class SqlStore:
                 .values(**values)
             )
             return result.rowcount == 1
+
+
+async def _history(session: AsyncSession, conversation_id: int, before_message_id: int, limit: int) -> list[Turn]:
+    """The last `limit` turns before a message, oldest first (customer messages and the replies
+    anchored to the message they answer)."""
+    if limit <= 0:
+        return []
+    inbound = (
+        await session.scalars(
+            select(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id, MessageRow.id < before_message_id)
+            .order_by(MessageRow.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    if not inbound:
+        return []
+    oldest = min(m.received_at for m in inbound)
+    outbound = (
+        await session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.conversation_id == conversation_id, OutboxRow.created_at >= oldest)
+            .order_by(OutboxRow.id)
+        )
+    ).all()
+    received = {m.id: m.received_at for m in inbound}
+    keyed: list[tuple[tuple[datetime, int, int], Turn]] = [
+        ((m.received_at, 0, m.id), Turn(Role.CUSTOMER, m.text)) for m in inbound
+    ]
+    for o in outbound:
+        if o.in_reply_to is not None and o.in_reply_to >= before_message_id:
+            continue
+        anchor = received.get(o.in_reply_to or -1, o.created_at)
+        keyed.append(((anchor, 1, o.id), Turn(Role(o.role), o.text)))
+    keyed.sort(key=lambda pair: pair[0])
+    return [turn for _, turn in keyed][-limit * 2 :]
+
+
+async def _unsent_exists(session: AsyncSession, conversation_id: int) -> bool:
+    """Whether an earlier row of the conversation still waits or is being sent: a new row must
+    then queue behind it rather than be sent at once."""
+    waiting = await session.scalar(
+        select(OutboxRow.id)
+        .where(
+            OutboxRow.conversation_id == conversation_id,
+            OutboxRow.status.in_((OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)),
+        )
+        .limit(1)
+    )
+    return waiting is not None
+
+
+def _conversation(row: ConversationRow) -> Conversation:
+    return Conversation(
+        id=row.id,
+        channel=row.channel,
+        conversation_key=row.conversation_key,
+        customer_id=row.customer_id,
+        language=row.language,
+        mode=row.mode,
+        failed_turns=row.failed_turns,
+        customer_name=row.customer_name,
+    )
 
 
 def stored_message(row: MessageRow) -> StoredMessage:
