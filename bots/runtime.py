@@ -173,7 +173,7 @@ async def build_runtime(
     )
     services = Services(
         intake=Intake(store, jobs, feedback, thanks=bot.definition.texts.rating_thanks,
-                      rejected=SqlRejectedRequests(sessions)),
+                      rejected=SqlRejectedRequests(sessions), privacy=bot.definition.privacy),
         turns=TurnProcessor(
             store, jobs, locks, engine, lock_timeout=lock_ttl(bot),
             typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]
