@@ -186,6 +186,7 @@ async def build_runtime(
         recovery=Recovery(SqlRecoveryQueries(sessions), jobs),
         admin=human.admin,
         retrain=make_retrain(settings, bot, sessions),
+        retention=human.retention,
     )
     if isinstance(jobs, InProcessJobs):
         jobs.bind(services)

@@ -30,6 +30,7 @@ CARD_LIKE: Final = "[CARD]"
 LONG_NUMBER: Final = "[NUMBER]"
 
 # Digit runs (spaces/dashes allowed inside) that no pattern explained.
+_MASKED_CARD = re.compile(r"\[CARD ending \d{4}\]")  # what `mask_secrets` leaves of a card
 _DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d){7,}(?![\d])")
 _CARD_LENGTHS: Final = range(13, 20)
 
@@ -44,8 +45,10 @@ def redact(text: str) -> str:
     and IBANs ``[ACCOUNT]``. Any other run of 8 or more digits becomes
     ``[CARD]`` when it has a card's length and ``[NUMBER]`` otherwise;
     order and tracking numbers, amounts and dates are kept because the
-    conversation needs them and they identify no one.
+    conversation needs them and they identify no one. A card already masked
+    where it was stored ("[CARD ending 1111]") becomes ``[CARD]`` too.
     """
+    text = _MASKED_CARD.sub(CARD_LIKE, text)
     entities = extract_entities(text)
     spans = _personal_spans(entities) + _unexplained_digit_runs(text, entities)
     for start, end, placeholder in sorted(spans, reverse=True):
