@@ -80,10 +80,6 @@ class Retention:
         self._desk = desk
         self._clock = clock
 
-    @property
-    def days(self) -> int | None:
-        return self._days
-
     async def expire(self) -> Erased:
         """Delete what is older than the retention period; nothing when the bot sets none."""
         if self._days is None:
