@@ -117,6 +117,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.forget import forget
+
+    return _with_database(settings, lambda: asyncio.run(forget(settings, args.channel, args.customer, sys.stdout)))
+
+
 def _with_database(settings: Settings, run: Callable[[], int]) -> int:
     """Run a command that reads the database; a database failure is one clear line, exit 1."""
     from sqlalchemy.engine import make_url
@@ -217,6 +223,10 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, default=None, help="write here instead of stdout")
     export.add_argument("--days", type=_positive_int, default=None, help="only conversations/messages of the last N days")
     export.set_defaults(run=cmd_export)
+    forget = sub.add_parser("forget", help="erase everything stored of one customer (and note it in the desk threads)")
+    forget.add_argument("--channel", required=True, help="telegram, slack or sms")
+    forget.add_argument("--customer", required=True, help="the customer's id on that channel: chat id, Slack user id or phone number")
+    forget.set_defaults(run=cmd_forget)
     return root
 
 

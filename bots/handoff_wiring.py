@@ -27,10 +27,12 @@ from core.knowledge_suggestions import KnowledgeSuggestions
 from core.nlu.understanding import NluPipeline
 from core.paging import ChannelPager
 from core.ports import AgentDesk, Generator, JobQueue, Locks, Pager, Store
+from core.retention import Retention
 from infra.db.admin_audit import SqlAdminAudit
 from infra.db.bot_state import SqlBotState
 from infra.db.handoffs import SqlHandoffStore
 from infra.db.edge_records import SqlReplayGuard
+from infra.db.erasure import SqlPersonalData
 from infra.db.knowledge_documents import SqlKnowledgeStore
 from infra.db.stats import SqlStats
 from infra.metrics import PrometheusObserver
@@ -98,6 +100,7 @@ class RuntimeStatus:
 @dataclass
 class HumanSide:
     desk: HandoffDesk
+    retention: Retention | None = None
     admin: AdminRouter | None = None
     webhooks: dict[str, Webhook] = field(default_factory=dict)
 
@@ -138,8 +141,10 @@ def build_human_side(
         suggestions=suggestions,
         observer=PrometheusObserver(),
     )
+    # Forgetting a customer notes it in their handoffs' desk threads, when there is a desk.
+    retention = Retention(SqlPersonalData(sessions), days=bot.definition.privacy.retention_days, desk=desk_port)
     if config is None:
-        return HumanSide(desk)
+        return HumanSide(desk, retention)
     admin = AdminRouter(
         admins=settings.admin_user_ids,
         audit=SqlAdminAudit(sessions),
@@ -152,6 +157,7 @@ def build_human_side(
         channels=frozenset(channels),
         responder=SlackResponder(),
         replays=SqlReplayGuard(sessions),
+        retention=retention,
     )
     hooks = SlackDeskWebhooks(config, desk, admin)
     slack = channels.get("slack")
@@ -160,5 +166,5 @@ def build_human_side(
         # (one events URL and one interactions URL per Slack app); the channel hands them on.
         slack.set_agent_hook(hooks.on_agent_event)
         slack.set_desk_clicks(hooks.on_click)
-    return HumanSide(desk, admin, dict(hooks.webhooks()))
+    return HumanSide(desk, retention, admin, dict(hooks.webhooks()))
 

@@ -174,7 +174,7 @@ async def build_runtime(
     delivery = Delivery(store, jobs, locks, by_name)
     services = Services(
         intake=Intake(store, jobs, feedback, thanks=bot.definition.texts.rating_thanks,
-                      rejected=SqlRejectedRequests(sessions)),
+                      rejected=SqlRejectedRequests(sessions), privacy=bot.definition.privacy),
         turns=TurnProcessor(
             store, jobs, locks, engine, lock_timeout=lock_ttl(bot),
             typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]
@@ -187,6 +187,7 @@ async def build_runtime(
         recovery=Recovery(SqlRecoveryQueries(sessions), jobs),
         admin=human.admin,
         retrain=make_retrain(settings, bot, sessions),
+        retention=human.retention,
     )
     if isinstance(jobs, InProcessJobs):
         jobs.bind(services)

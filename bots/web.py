@@ -108,6 +108,7 @@ async def sla_ticker(runtime: Runtime, every: float = SLA_CHECK_SECONDS) -> None
         if isinstance(jobs, InProcessJobs):
             jobs.enqueue_sla_check()
             jobs.enqueue_sweep()
+            jobs.enqueue_retention()
 
 
 def _channel_off(path: str) -> Callable[[], Awaitable[JSONResponse]]:

@@ -25,6 +25,7 @@ from core.knowledge_suggestions import (
     preview,
 )
 from core.ports import AdminAudit, AdminResponder, JobQueue, ReplayGuard, StatsSource, SystemStatus
+from core.retention import Retention, describe_forgotten
 from core.stats import format_stats
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class AdminRouter:
         channels: frozenset[str] = frozenset(),
         responder: AdminResponder | None = None,
         replays: ReplayGuard | None = None,
+        retention: Retention | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._admins = admins
@@ -100,6 +102,7 @@ class AdminRouter:
         self._channels = channels
         self._responder = responder
         self._replays = replays
+        self._retention = retention
         self._clock = clock
         commands = (
             Command("help", "help", "this list", self._help),
@@ -121,6 +124,8 @@ class AdminRouter:
                     slow=True),
             Command("resolve", "resolve [conversation]", "hand a conversation back (in its desk thread, or by id)",
                     self._resolve),
+            Command("forget", "forget <channel> <customer>", "erase everything stored of one customer", self._forget,
+                    slow=True),
         )
         self.commands: dict[str, Command] = {c.name: c for c in commands}
 
@@ -321,6 +326,18 @@ class AdminRouter:
         else:
             raise BadUsage("Slack does not say which thread a command was typed in; give the conversation id.")
         return outcome.message
+
+    async def _forget(self, request: AdminRequest, args: str) -> str:
+        words = args.split()
+        if len(words) != 2:
+            raise BadUsage("Give the channel and the customer's id (a chat id, phone number or Slack user id).")
+        channel, customer = words[0].lower(), words[1]
+        if self._channels and channel not in self._channels:
+            raise BadUsage(f"No channel {channel!r} here; channels on: {', '.join(sorted(self._channels))}.")
+        if self._retention is None:
+            return "Forgetting customers is not available in this process; nothing was erased."
+        erased = await self._retention.forget(channel, customer)
+        return describe_forgotten(erased, channel, customer)
 
 
 def describe_pause(state: dict[str, object]) -> str:

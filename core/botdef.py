@@ -57,6 +57,17 @@ class Handoff(_Strict):
     sla_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
 
 
+class Privacy(_Strict):
+    """What the bot keeps of what customers write (see `core.privacy`)."""
+
+    # Card numbers, CVV codes, one-time codes and typed passwords are masked before a message is
+    # stored, prompted or logged, and in the model's answers; only the last four digits remain.
+    mask_secrets: bool = True
+    # Conversations idle longer than this are deleted (counts for stats are kept); unset keeps
+    # them until a customer is forgotten on request.
+    retention_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
+
+
 class Texts(_Strict):
     """Fixed texts per language; `en` is the fallback for any language not listed."""
 
@@ -127,6 +138,7 @@ class BotDefinition(_Strict):
     history: History = History()
     escalation: Escalation = Escalation()
     handoff: Handoff = Handoff()
+    privacy: Privacy = Privacy()
     texts: Texts
 
     def text(self, kind: str, language: str) -> str:

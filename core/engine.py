@@ -24,6 +24,7 @@ from core.nlu.language import detect_language
 from core.nlu.understanding import NluPipeline, Understanding
 from core.ports import GenerationRequest, Generator
 from core.postprocess import clean
+from core.privacy import private_answer
 from core.prompt import build_request, stricter
 from core.records import StoredMessage, Turn
 from core.reply import Citation, Reply, ReplySource
@@ -133,7 +134,7 @@ class ConversationEngine:
     async def _generate(self, request: GenerationRequest, evidence: Evidence) -> tuple[str, GroundingReport]:
         gen = self.bot.generation
         raw = await generate_within(self.generator, request, retries=gen.retries, deadline=gen.deadline_seconds)
-        text = clean(raw, request)
+        text = private_answer(clean(raw, request), self.bot.privacy)
         if not text or (request.language in self.bot.languages and detect_language(text) != request.language):
             raise _Unusable
         return text, check(text, evidence)

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from core.errors import BadInput, NotFound, PayloadTooLarge
 from core.feedback import VotePress
 from core.messages import ContentKind, InboundMessage
+from core.botdef import Privacy
 from core.ports import FeedbackStore, JobQueue, RejectedRequests, Store
+from core.privacy import private_inbound
 from core.sanitize import clean_inbound
 
 log = logging.getLogger(__name__)
@@ -48,15 +50,17 @@ class Intake:
         *,
         thanks: Mapping[str, str] | None = None,
         rejected: RejectedRequests | None = None,
+        privacy: Privacy = Privacy(),
     ) -> None:
         self._store = store
         self._jobs = jobs
         self._feedback = feedback
         self._thanks = thanks or {}
         self._rejected = rejected
+        self._privacy = privacy
 
     async def accept(self, message: InboundMessage) -> Accepted:
-        message = clean_inbound(message)
+        message = private_inbound(clean_inbound(message), self._privacy)
         validate(message)
         message_id, created = await self._store.save_inbound(message)
         if created:

@@ -10,6 +10,7 @@ from core.desk import HandoffDesk
 from core.intake import Intake
 from core.learning.schedule import PeriodicRetrain
 from core.recovery import Recovery
+from core.retention import Retention
 from core.turns import TurnProcessor
 
 
@@ -22,3 +23,4 @@ class Services:
     recovery: Recovery | None = None  # re-enqueues work a crash left behind (periodic sweep)
     admin: AdminRouter | None = None  # `/csbot` commands; present when the Slack desk is
     retrain: PeriodicRetrain | None = None  # the intent model's periodic retrain
+    retention: Retention | None = None  # expiry after the bot's retention period; forgetting a customer

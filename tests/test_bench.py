@@ -25,6 +25,12 @@ def test_the_webhook_benchmark_prints_its_ratio() -> None:
     assert RATIO.search(output), output
 
 
+def test_the_masking_benchmark_masks_the_secrets_and_prints_its_ratio() -> None:
+    output = run_bench("infra.bench.masking", "--rounds", "2")
+    assert RATIO.search(output), output
+    assert re.search(r"with_secrets=[1-9]", output), output  # the masked corpus really holds secrets
+
+
 def test_the_pipeline_benchmark_prints_its_ratios() -> None:
     require_services()  # Redis and a Celery worker are part of what it measures
     output = run_bench("infra.bench.pipeline", "--messages", "5", "--llm-latency", "0")

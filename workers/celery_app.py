@@ -29,6 +29,7 @@ DESK_SYNC = "csbot.desk_sync"
 CHECK_SLA = "csbot.check_sla"
 SWEEP = "csbot.sweep"
 RETRAIN = "csbot.retrain"
+RETENTION = "csbot.retention"
 ADMIN_COMMAND = "csbot.admin_command"
 # How often each worker asks for the handoff SLA check. Several workers asking is harmless: the
 # check pages each overdue handoff once (a compare-and-set on its paged_at).
@@ -60,6 +61,7 @@ def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, objec
             CHECK_SLA: {"queue": OUTBOUND_QUEUE},
             SWEEP: {"queue": OUTBOUND_QUEUE},
             RETRAIN: {"queue": LEARNING_QUEUE},
+            RETENTION: {"queue": OUTBOUND_QUEUE},
         },
         "csbot_sla_check_seconds": SLA_CHECK_SECONDS,
         "task_serializer": "json",
@@ -119,6 +121,7 @@ def _start_sla_ticker(sender: Any = None, **_: Any) -> None:
                 app.send_task(SWEEP, queue=OUTBOUND_QUEUE)
                 if time.monotonic() - retrain_asked >= RETRAIN_ASK_SECONDS:
                     app.send_task(RETRAIN, queue=LEARNING_QUEUE)  # runs only when due (a DB claim)
+                    app.send_task(RETENTION, queue=OUTBOUND_QUEUE)  # expiry is by the day: hourly is plenty
                     retrain_asked = time.monotonic()
             except Exception as exc:  # the broker is away; the next tick tries again
                 log.warning("could not queue the periodic checks: %s", exc)

@@ -47,6 +47,9 @@ class InProcessJobs:
     def enqueue_sweep(self) -> None:
         self._spawn(jobs.sweep, delay=0.0, name="sweep")
 
+    def enqueue_retention(self) -> None:
+        self._spawn(jobs.retention, delay=0.0, name="retention")
+
     def _spawn(self, job: Callable[[Services], Awaitable[int]], *, delay: float, name: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job, delay, name), name=name)
         self._tasks.add(task)

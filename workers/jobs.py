@@ -43,6 +43,13 @@ async def admin_command(services: Services, audit_id: int) -> int:
     return 1
 
 
+async def retention(services: Services) -> int:
+    """Delete what is older than the bot's retention period; returns the messages deleted."""
+    if services.retention is None:
+        return 0
+    return (await services.retention.expire()).messages
+
+
 async def retrain(services: Services) -> int:
     """Retrain the intent model when this interval's turn is ours; 1 when a model was installed."""
     if services.retrain is None:

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from core.errors import LockTimeout, NotFound
 from workers import bridge, jobs
-from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PROCESS_INBOUND, RETRAIN, SWEEP
+from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PROCESS_INBOUND, RETENTION, RETRAIN, SWEEP
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +70,8 @@ def admin_command(audit_id: int) -> int:
 @shared_task(name=RETRAIN)  # not retried: the next interval is the retry
 def retrain() -> int:
     return bridge.run(jobs.retrain)
+
+
+@shared_task(name=RETENTION, **_RETRY)  # a re-run deletes nothing twice: what is gone is gone
+def retention() -> int:
+    return bridge.run(jobs.retention)

@@ -30,6 +30,7 @@ CARD_LIKE: Final = "[CARD]"
 LONG_NUMBER: Final = "[NUMBER]"
 
 # Digit runs (spaces/dashes allowed inside) that no pattern explained.
+_MASKED_CARD = re.compile(r"\[CARD ending \d{4}\]")  # what `mask_secrets` leaves of a card
 _DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d){7,}(?![\d])")
 _CARD_LENGTHS: Final = range(13, 20)
 
@@ -44,8 +45,10 @@ def redact(text: str) -> str:
     and IBANs ``[ACCOUNT]``. Any other run of 8 or more digits becomes
     ``[CARD]`` when it has a card's length and ``[NUMBER]`` otherwise;
     order and tracking numbers, amounts and dates are kept because the
-    conversation needs them and they identify no one.
+    conversation needs them and they identify no one. A card already masked
+    where it was stored ("[CARD ending 1111]") becomes ``[CARD]`` too.
     """
+    text = _MASKED_CARD.sub(CARD_LIKE, text)
     entities = extract_entities(text)
     spans = _personal_spans(entities) + _unexplained_digit_runs(text, entities)
     for start, end, placeholder in sorted(spans, reverse=True):
@@ -80,9 +83,15 @@ def _unexplained_digit_runs(text: str, entities: tuple[Entity, ...]) -> list[_Sp
 # --- secrets: what must never be written down, even where other personal data may be ----------
 
 _CARD_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+# A code is masked only when what follows its label has a digit ("cvv 123", "the one-time code
+# 445566"), a password only after "password is"/"password:": a customer asking how to reset a
+# password, or saying the code never came, must keep their words, since the stored text is what
+# the bot answers from.
 _SECRET_AFTER = re.compile(
-    r"(?P<label>\b(?:cvv2?|cvc2?|csc|security code|one[- ]time (?:code|password)|otp|verification code|"
-    r"passcode|password(?: is)?|pin(?: is)?)\b\s*(?:is\s*)?[:=#]?\s*)(?P<secret>\S+)",
+    r"(?P<label>(?:\b(?:cvv2?|cvc2?|csc|security code|one[- ]time (?:code|password|passcode)|otp|"
+    r"verification code|passcode|pin)\b\s*(?:(?:is|was)\b\s*)?[:=#]?\s*|验证码(?:是|为)?\s*[:：]?\s*))"
+    r"(?=[\w-]*\d)(?P<secret>[\w-]+)"
+    r"|(?P<plabel>(?:\bpassword(?:\s+is\b|\s*[:=])|密码(?:是|为|[:：]))\s*)(?P<password>\S+)",
     re.IGNORECASE,
 )
 SECRET: Final = "[SECRET]"
@@ -93,7 +102,7 @@ def mask_secrets(text: str) -> str:
     and the agent), and whatever follows "cvv", "one-time code", "password is" and the like
     becomes "[SECRET]". Cheap enough to run on every log record."""
     text = _CARD_RUN.sub(_card_placeholder, text)
-    return _SECRET_AFTER.sub(lambda m: f"{m.group('label')}{SECRET}", text)
+    return _SECRET_AFTER.sub(lambda m: f"{m.group('label') or m.group('plabel')}{SECRET}", text)
 
 
 def _card_placeholder(match: re.Match[str]) -> str:

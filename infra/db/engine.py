@@ -33,6 +33,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not just unlinked: an erased customer's words
+    # must not stay readable in the file's free pages (see `infra.db.erasure`).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.feedback import RATING, THUMBS
 from core.grounding import GroundingOutcome
+from core.retention import with_retained
 from core.stats import Stats, grounding_outcome, intent_of, top_intents
+from infra.db.erasure import retained_counts
 from infra.db.models import FeedbackRow, HandoffRow, MessageRow, OutboxRow
 
 
@@ -66,6 +68,7 @@ class SqlStats:
                 )
             ).one()
             downvoted = await self._downvoted_intents(session, since)
+            retained = await retained_counts(session, since)  # what expiry and erasure deleted
             analyses = (
                 await session.scalars(
                     select(MessageRow.understanding).where(
@@ -79,7 +82,7 @@ class SqlStats:
             for c, received in first_in.items()
             if c in first_out and first_out[c] >= received
         ]
-        return Stats(
+        return with_retained(Stats(
             days=days,
             messages=int(messages or 0),
             conversations=len(first_in),
@@ -97,7 +100,7 @@ class SqlStats:
             grounded=outcomes[str(GroundingOutcome.GROUNDED)],
             regenerated=outcomes[str(GroundingOutcome.REGENERATED)],
             fallen_back=outcomes[str(GroundingOutcome.FALLEN_BACK)],
-        )
+        ), retained)
 
     @staticmethod
     async def _downvoted_intents(session: AsyncSession, since: datetime) -> list[str]:

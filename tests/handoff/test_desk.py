@@ -89,7 +89,8 @@ async def test_card_and_thread_never_show_a_card_number(desk: DeskSystem) -> Non
     shown = block_texts(card_for(desk, handoff).blocks) + "\n".join(desk.thread(handoff["desk_thread_ts"]))
     assert "4111" not in shown and "[CARD]" in shown
     [first] = await desk.rows("SELECT understanding FROM messages ORDER BY id LIMIT 1")
-    assert first["understanding"]["entities"] == ["card_number"]  # the kind, never the value
+    # Masked before it was stored: the last four are all the turn knew, and the kind is all it kept.
+    assert first["understanding"]["entities"] == ["card_last4"]
 
 
 # --- claiming ----------------------------------------------------------------------------------

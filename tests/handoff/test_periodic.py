@@ -38,9 +38,12 @@ def test_a_ready_worker_asks_for_the_periodic_jobs_until_it_shuts_down() -> None
         (celery_app.CHECK_SLA, celery_app.OUTBOUND_QUEUE),
         (celery_app.SWEEP, celery_app.OUTBOUND_QUEUE),
         (celery_app.RETRAIN, celery_app.LEARNING_QUEUE),
+        (celery_app.RETENTION, celery_app.OUTBOUND_QUEUE),
     }
-    # The retrain is asked for once, on the first tick (then hourly), the checks on every tick.
+    # The retrain and the retention job are asked for once, on the first tick (then hourly), the
+    # checks on every tick.
     assert app.sent.count((celery_app.RETRAIN, celery_app.LEARNING_QUEUE)) == 1
+    assert app.sent.count((celery_app.RETENTION, celery_app.OUTBOUND_QUEUE)) == 1
     assert len(app.sent) <= asked + 2  # stopped (one tick, two requests, may have been in flight)
 
 
