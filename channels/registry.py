@@ -7,7 +7,7 @@ platform is its package plus one line here.
 
 from __future__ import annotations
 
-from channels import slack, sms, telegram
+from channels import slack, sms, telegram, whatsapp
 from channels.spec import ChannelSpec
 
 Registry = tuple[ChannelSpec, ...]
@@ -16,4 +16,5 @@ CHANNELS: Registry = (
     telegram.SPEC,
     slack.SPEC,
     sms.SPEC,
+    whatsapp.SPEC,
 )
