@@ -171,6 +171,6 @@ def build_human_side(
         # (one events URL and one interactions URL per Slack app); the channel hands them on.
         slack.set_agent_hook(hooks.on_agent_event)
         slack.set_desk_clicks(hooks.on_click)
-        slack.set_commands(hooks.handle_command)
+        slack.set_commands(hooks.command_reply)
     return HumanSide(desk, admin, hooks.routes())
 

@@ -280,15 +280,20 @@ class SlackDeskWebhooks:
         log.info("desk: %s on handoff %s by %s: %s", action, handoff_id, user, outcome.message)
 
     async def handle_command(self, request: WebRequest) -> WebResponse:
-        body = request.body
+        """The commands URL when no Slack customer channel serves it (which otherwise routes
+        commands through Bolt to `command_reply`)."""
         if (refused := refuse_unsigned(self._verifier, request)) is not None:
             return refused
         try:
-            form = read_form(body)
+            form = read_form(request.body)
         except BadInput as exc:
             return WebResponse.json({"error": str(exc)}, status=exc.status_code)
+        return WebResponse.json({"response_type": "ephemeral", "text": await self.command_reply(form, request.headers)})
+
+    async def command_reply(self, form: Mapping[str, str], headers: Mapping[str, str]) -> str:
+        """The ephemeral answer to a verified `/csbot …` command."""
         if self._admin is None:
-            return WebResponse.json({"response_type": "ephemeral", "text": "Admin commands are not configured."})
+            return "Admin commands are not configured."
         reply = await self._admin.handle(
             AdminRequest(
                 user_id=form.get("user_id", ""),
@@ -296,10 +301,10 @@ class SlackDeskWebhooks:
                 channel_id=form.get("channel_id", ""),
                 thread_ts=form.get("thread_ts", ""),
                 response_url=form.get("response_url", ""),
-                replay_key=replay_key(form.get("trigger_id", ""), request.headers),
+                replay_key=replay_key(form.get("trigger_id", ""), headers),
             )
         )
-        return WebResponse.json({"response_type": "ephemeral", "text": reply.text})
+        return reply.text
 
     async def on_agent_event(self, event: SlackEvent) -> None:
         """A message in the agent channel: a thread reply under a card goes to that customer."""

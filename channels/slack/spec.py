@@ -62,7 +62,7 @@ async def _interactions(channel: Any, intake: Intake, request: WebRequest) -> We
 
 
 async def _commands(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
-    return await channel.handle_commands(request)
+    return await channel.handle_commands(request, intake)
 
 
 SPEC: ChannelSpec[SlackSettings, SlackChannel] = ChannelSpec(
