@@ -1,18 +1,18 @@
-"""The explicit registry of channel adapters: which are on is decided by their settings.
+"""Building the registered channels (`channels.registry`) whose settings are present.
 
-A channel is on when its credentials are set, and a half-set channel is a start-up error
-naming the missing variable, never a channel silently off (or worse, open without a secret).
+A channel's settings are its package's `ChannelSettings`: read from the environment, with any
+value given to `Settings` (a field, or an extra passed by a caller) taking precedence, so one
+`Settings` object still describes a whole process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Channel
+from channels.registry import CHANNELS, Registry
+from channels.spec import ChannelContext, ChannelSettings, ChannelSpec
 from core.botdef import BotDefinition
-from core.errors import ConfigError
 from core.ports import RateLimiter
 from infra.db.delivery_status import SqlDeliveryStatus
 from infra.db.optouts import SqlOptOuts
@@ -27,71 +27,31 @@ def build_limiter(settings: Settings) -> RateLimiter:
     return RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
 
 
-def _all_or_none(settings: Settings, *names: str) -> bool:
-    """True when every setting of a channel is set, False when none is; else a ConfigError."""
-    present = [n for n in names if getattr(settings, n)]
-    if present and len(present) != len(names):
-        missing = next(n for n in names if n not in present)
-        raise ConfigError("environment", missing.upper(), f"required when {present[0].upper()} is set")
-    return bool(present)
+def channel_settings(spec: ChannelSpec, settings: Settings) -> ChannelSettings:
+    """The spec's settings, taking what `settings` holds for them over the environment."""
+    given = {**(settings.model_extra or {}), **settings.model_dump()}
+    values = {name: given[name] for name in spec.settings.model_fields if given.get(name) is not None}
+    return spec.settings(**values)
 
 
-def _secret(value: object) -> str:
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value or "")
+def enabled_specs(settings: Settings, registry: Registry = CHANNELS) -> list[tuple[ChannelSpec, ChannelSettings]]:
+    """The specs whose settings turn them on; a half-set channel is a `ConfigError` naming the
+    missing variable (the start-up check)."""
+    on = []
+    for spec in registry:
+        values = channel_settings(spec, settings)
+        if values.enabled():
+            on.append((spec, values))
+    return on
 
 
-def telegram(settings: Settings, limiter: RateLimiter, sessions: Sessions, bot: BotDefinition) -> Channel | None:
-    if not _all_or_none(settings, "telegram_bot_token", "telegram_webhook_secret"):
-        return None
-    from channels.telegram import TelegramChannel, TelegramConfig  # its SDK loads only when the channel is on
-
-    config = TelegramConfig(
-        token=_secret(settings.telegram_bot_token),
-        webhook_secret=_secret(settings.telegram_webhook_secret),
-        api_url=settings.telegram_api_url,
+def build_channels(
+    settings: Settings, *, sessions: Sessions, bot: BotDefinition, limiter: RateLimiter | None = None,
+    registry: Registry = CHANNELS,
+) -> list[Channel]:
+    """Every registered channel whose credentials are set. Off channels answer 404 on their routes."""
+    context = ChannelContext(
+        limiter=limiter or build_limiter(settings), bot=bot, optouts=SqlOptOuts(sessions),
+        delivery_status=SqlDeliveryStatus(sessions),
     )
-    return TelegramChannel(config, limiter)
-
-
-def slack(settings: Settings, limiter: RateLimiter, sessions: Sessions, bot: BotDefinition) -> Channel | None:
-    if not _all_or_none(settings, "slack_bot_token", "slack_signing_secret"):
-        return None
-    from channels.slack import SlackChannel, SlackConfig  # its SDK loads only when the channel is on
-
-    config = SlackConfig(
-        bot_token=_secret(settings.slack_bot_token),
-        signing_secret=_secret(settings.slack_signing_secret),
-        api_url=settings.slack_api_url,
-        agent_channel=settings.slack_agent_channel,
-    )
-    return SlackChannel(config, limiter)
-
-
-def sms(settings: Settings, limiter: RateLimiter, sessions: Sessions, bot: BotDefinition) -> Channel | None:
-    names = ("twilio_account_sid", "twilio_auth_token", "twilio_from_number", "public_base_url")
-    if not settings.twilio_account_sid and not settings.twilio_auth_token:
-        return None
-    _all_or_none(settings, *names)
-    from channels.sms import SmsChannel, SmsConfig  # its SDK loads only when the channel is on
-
-    config = SmsConfig(
-        account_sid=str(settings.twilio_account_sid),
-        auth_token=_secret(settings.twilio_auth_token),
-        from_number=str(settings.twilio_from_number),
-        public_base_url=str(settings.public_base_url),
-        api_url=settings.twilio_api_url,
-        help_text=bot.text("help", "en"),
-    )
-    return SmsChannel(config, limiter, SqlOptOuts(sessions), SqlDeliveryStatus(sessions))
-
-
-ChannelFactory = Callable[[Settings, RateLimiter, Sessions, BotDefinition], Channel | None]
-
-CHANNELS: dict[str, ChannelFactory] = {"telegram": telegram, "slack": slack, "sms": sms}
-
-
-def build_channels(settings: Settings, *, sessions: Sessions, bot: BotDefinition, limiter: RateLimiter | None = None) -> list[Channel]:
-    """Every platform channel whose credentials are set. Off channels answer 404 on their webhook."""
-    limiter = limiter or build_limiter(settings)
-    built = (factory(settings, limiter, sessions, bot) for factory in CHANNELS.values())
-    return [channel for channel in built if channel is not None]
+    return [spec.build(values, context) for spec, values in enabled_specs(settings, registry)]

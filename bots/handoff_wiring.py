@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.probes import llm_state
-from channels.base import Channel, Webhook
-from channels.slack import SlackChannel
-from channels.slack_desk import SlackDesk, SlackDeskConfig, SlackDeskWebhooks, SlackResponder
+from channels.base import Channel
+from channels.http import Route
+from channels.registry import CHANNELS, Registry
+from channels.slack.channel import SlackChannel
+from channels.slack.desk import SlackDesk, SlackDeskConfig, SlackDeskWebhooks, SlackResponder
 from core.admin import AdminRouter
 from core.botdef import LoadedBot
 from core.desk import HandoffDesk
@@ -43,7 +45,6 @@ from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE
 log = logging.getLogger(__name__)
 
 Sessions = async_sessionmaker[AsyncSession]
-PLATFORM_CHANNELS = ("telegram", "slack", "sms")
 
 
 def make_nlu(bot: LoadedBot, database_url: str) -> NluPipeline:
@@ -74,14 +75,23 @@ def make_pager(settings: Settings, channels: Mapping[str, Channel]) -> Pager | N
 class RuntimeStatus:
     """`SystemStatus` for `/csbot status`: what this process is wired to, and whether it answers."""
 
-    def __init__(self, channels: Mapping[str, Channel], redis: Redis | None, generator: Generator, desk_on: bool) -> None:
+    def __init__(
+        self, channels: Mapping[str, Channel], redis: Redis | None, generator: Generator, desk_on: bool,
+        registry: Registry = CHANNELS,
+    ) -> None:
         self._channels = channels
+        self._registry = registry
         self._redis = redis
         self._generator = generator
         self._desk_on = desk_on
 
+    def names(self) -> list[str]:
+        """Every registered platform, then any other channel this process runs."""
+        registered = [spec.name for spec in self._registry]
+        return registered + [name for name in self._channels if name not in registered]
+
     async def snapshot(self) -> dict[str, str]:
-        snapshot = {"channels": ", ".join(f"{n} {'on' if n in self._channels else 'off'}" for n in PLATFORM_CHANNELS)}
+        snapshot = {"channels": ", ".join(f"{n} {'on' if n in self._channels else 'off'}" for n in self.names())}
         snapshot["agent desk"] = "on" if self._desk_on else "off"
         if self._redis is None:
             snapshot["queues"] = "in-process (no Redis)"
@@ -102,7 +112,7 @@ class HumanSide:
     desk: HandoffDesk
     retention: Retention | None = None
     admin: AdminRouter | None = None
-    webhooks: dict[str, Webhook] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
 
 
 def build_human_side(
@@ -118,6 +128,7 @@ def build_human_side(
     redis: Redis | None,
     generator: Generator,
     agent_desk: AgentDesk | None = None,
+    registry: Registry = CHANNELS,
 ) -> HumanSide:
     """The handoff desk (always), and with a Slack desk configured: its webhooks, the agent
     channel hook on the Slack customer channel, and the admin command router."""
@@ -153,7 +164,7 @@ def build_human_side(
         knowledge=knowledge,
         suggestions=suggestions,
         stats=SqlStats(sessions),
-        status=RuntimeStatus(channels, redis, generator, desk_on=True),
+        status=RuntimeStatus(channels, redis, generator, desk_on=True, registry=registry),
         channels=frozenset(channels),
         responder=SlackResponder(),
         replays=SqlReplayGuard(sessions),
@@ -166,5 +177,6 @@ def build_human_side(
         # (one events URL and one interactions URL per Slack app); the channel hands them on.
         slack.set_agent_hook(hooks.on_agent_event)
         slack.set_desk_clicks(hooks.on_click)
-    return HumanSide(desk, retention, admin, dict(hooks.webhooks()))
+        slack.set_commands(hooks.command_reply)
+    return HumanSide(desk, retention, admin, hooks.routes())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from redis.asyncio import Redis
@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bots.channel_registry import build_channels
 from bots.handoff_wiring import build_human_side, make_nlu
-from channels.base import Channel, Webhook
+from channels.base import Channel
+from channels.http import Route
+from channels.registry import CHANNELS, Registry
 from core.botdef import LoadedBot, load_bot
 from core.delivery import Delivery
 from core.engine import ConversationEngine
@@ -65,8 +67,9 @@ class Runtime:
     channels: dict[str, Channel]
     generator: Generator
     redis: Redis | None = None
-    # Routes served besides the channels' own: the agent desk's interactions and admin commands.
-    webhooks: dict[str, Webhook] = field(default_factory=dict)
+    # Every route to serve: the built channels' own, then the agent desk's where no channel serves them.
+    routes: tuple[Route, ...] = ()
+    registry: Registry = CHANNELS
 
     async def close(self) -> None:
         if isinstance(self.jobs, InProcessJobs):
@@ -146,9 +149,10 @@ async def build_runtime(
     jobs: JobQueue | None = None,
     migrate: bool | None = None,
     agent_desk: AgentDesk | None = None,
+    registry: Registry = CHANNELS,
 ) -> Runtime:
     """Assemble a process. `platform_channels` adds every channel whose settings are present
-    (see `bots.channel_registry`); `migrate` defaults to on for SQLite (the zero-setup path)
+    of `registry` (see `bots.channel_registry`); `migrate` defaults to on for SQLite (the zero-setup path)
     and off for servers, where `csbot db upgrade` is a deliberate deploy step."""
     bot = load_bot(settings.csbot_bot)
     if migrate if migrate is not None else settings.database_url.startswith("sqlite"):
@@ -162,14 +166,12 @@ async def build_runtime(
     generator = make_generator(settings, bot)
     knowledge = make_knowledge(bot, SqlKnowledgeStore(sessions))
     engine = ConversationEngine(bot.definition, knowledge, generator, nlu=make_nlu(bot, settings.database_url))
-    channels = list(channels)
-    if platform_channels:
-        channels += build_channels(settings, sessions=sessions, bot=bot.definition)
-    by_name = {c.name: c for c in channels}
+    built = build_channels(settings, sessions=sessions, bot=bot.definition, registry=registry) if platform_channels else []
+    by_name = {c.name: c for c in [*channels, *built]}
     feedback = SqlFeedbackStore(sessions)
     human = build_human_side(
         settings, bot, sessions=sessions, store=store, jobs=jobs, locks=locks, channels=by_name, knowledge=knowledge,
-        redis=redis, generator=generator, agent_desk=agent_desk,
+        redis=redis, generator=generator, agent_desk=agent_desk, registry=registry,
     )
     delivery = Delivery(store, jobs, locks, by_name)
     services = Services(
@@ -177,9 +179,9 @@ async def build_runtime(
                       rejected=SqlRejectedRequests(sessions), privacy=bot.definition.privacy),
         turns=TurnProcessor(
             store, jobs, locks, engine, lock_timeout=lock_ttl(bot),
-            typing={name: c for name, c in by_name.items() if hasattr(c, "typing")},  # type: ignore[misc]
+            typing={name: c for name, c in by_name.items() if c.capabilities.typing},  # type: ignore[misc]
             desk=human.desk, knowledge=knowledge, feedback=feedback,
-            feedback_styles={name: c.feedback_style for name, c in by_name.items()},
+            feedback_styles={name: c.capabilities.feedback_style for name, c in by_name.items()},
             observer=OBSERVER, delivery=delivery,
         ),
         delivery=delivery,
@@ -191,4 +193,11 @@ async def build_runtime(
     )
     if isinstance(jobs, InProcessJobs):
         jobs.bind(services)
-    return Runtime(settings, bot, db, store, services, jobs, by_name, generator, redis, webhooks=human.webhooks)
+    specs = {spec.name: spec for spec in registry}
+    routes = [
+        route for name, channel in by_name.items() if name in specs for route in specs[name].routes(channel, services.intake)
+    ]
+    served = {(r.method, r.path) for r in routes}
+    routes += [r for r in human.routes if (r.method, r.path) not in served]
+    return Runtime(settings, bot, db, store, services, jobs, by_name, generator, redis, routes=tuple(routes), registry=registry)
+

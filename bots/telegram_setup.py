@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from channels.telegram import ALLOWED_UPDATES, TelegramChannel, TelegramConfig
+from channels.telegram.channel import ALLOWED_UPDATES, TelegramChannel, TelegramConfig
+from channels.telegram.spec import WEBHOOK_PATH
 from core.errors import ConfigError
 from infra.ratelimit import MemoryRateLimiter
 from infra.settings import Settings
@@ -17,7 +18,7 @@ async def set_webhook(settings: Settings, out: TextIO) -> int:
         raise ConfigError("environment", "TELEGRAM_WEBHOOK_SECRET", "is not set (1-256 chars of A-Z a-z 0-9 _ -)")
     if not settings.public_base_url or not settings.public_base_url.startswith("https://"):
         raise ConfigError("environment", "PUBLIC_BASE_URL", "must be the public https:// base URL of `csbot serve`")
-    url = settings.public_base_url.rstrip("/") + "/webhooks/telegram"
+    url = settings.public_base_url.rstrip("/") + WEBHOOK_PATH
     config = TelegramConfig(
         token=settings.telegram_bot_token.get_secret_value(),
         webhook_secret=settings.telegram_webhook_secret.get_secret_value(),

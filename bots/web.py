@@ -17,19 +17,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bots.probes import Readiness, readiness, refresh_gauges
 from bots.runtime import Runtime
+from bots.starlette_routes import endpoint
 from infra.metrics import exposition, observe_webhook
 from workers.celery_app import SLA_CHECK_SECONDS
 from workers.inprocess import InProcessJobs
 
-
-KNOWN_WEBHOOKS = (
-    "/webhooks/telegram",
-    "/webhooks/slack/events",
-    "/webhooks/slack/commands",
-    "/webhooks/slack/interactions",
-    "/webhooks/twilio/sms",
-    "/webhooks/twilio/status",
-)
 
 
 def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
@@ -66,18 +58,15 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
             observe_webhook(request.url.path, response.status_code, time.perf_counter() - started)
         return response
 
-    mounted: set[str] = set()
-    for channel in runtime.channels.values():
-        for path, handler in channel.webhooks(runtime.services.intake).items():
-            app.add_api_route(path, handler, methods=["POST"], include_in_schema=False)
-            mounted.add(path)
-    for path, handler in runtime.webhooks.items():
-        if path not in mounted:
-            app.add_api_route(path, handler, methods=["POST"], include_in_schema=False)
-            mounted.add(path)
-    app.state.off_webhooks = [path for path in KNOWN_WEBHOOKS if path not in mounted]
-    for path in app.state.off_webhooks:
-        app.add_api_route(path, _channel_off(path), methods=["POST"], include_in_schema=False)
+    mounted: set[tuple[str, str]] = set()
+    for route in runtime.routes:
+        app.add_api_route(route.path, endpoint(route.handler), methods=[route.method], include_in_schema=False)
+        mounted.add((route.method, route.path))
+    # Every registered channel's routes exist: an off channel's answer 404 saying so.
+    off = [(e.method, e.path) for spec in runtime.registry for e in spec.endpoints if (e.method, e.path) not in mounted]
+    app.state.off_webhooks = [path for _, path in off]
+    for method, path in off:
+        app.add_api_route(path, _channel_off(path), methods=[method], include_in_schema=False)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import uuid
 
+from channels.spec import Capabilities
 from core.feedback import FeedbackStyle
 from core.messages import Delivered, InboundMessage, OutboundMessage
 
@@ -16,15 +17,12 @@ class ConsoleChannel:
     """Replies land on a queue the chat loop reads; one conversation per chat session."""
 
     name = NAME
-    feedback_style = FeedbackStyle.NONE
+    capabilities = Capabilities(feedback_style=FeedbackStyle.NONE)
 
     def __init__(self, session: str | None = None) -> None:
         self.session = session or uuid.uuid4().hex[:12]
         self.replies: asyncio.Queue[OutboundMessage] = asyncio.Queue()
         self._counter = itertools.count(1)
-
-    def webhooks(self, intake: object) -> dict[str, object]:
-        return {}
 
     def inbound(self, text: str) -> InboundMessage:
         return InboundMessage(

@@ -18,7 +18,9 @@ DEFAULT_BOT = REPO_ROOT / "bots" / "acme_bank"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+    # Extra values are kept, not dropped: a channel package declares its own settings
+    # (`channels.spec.ChannelSettings`), and a value for them given here reaches it.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="allow", frozen=True)
 
     csbot_bot: Path = DEFAULT_BOT
     database_url: str = "sqlite+aiosqlite:///csbot.db"

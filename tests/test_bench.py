@@ -31,6 +31,11 @@ def test_the_masking_benchmark_masks_the_secrets_and_prints_its_ratio() -> None:
     assert re.search(r"with_secrets=[1-9]", output), output  # the masked corpus really holds secrets
 
 
+def test_the_webhook_benchmark_measures_slack_through_bolt() -> None:
+    output = run_bench("infra.bench.webhook", "--requests", "20", "--channel", "slack")
+    assert "channel=slack" in output and RATIO.search(output), output
+
+
 def test_the_pipeline_benchmark_prints_its_ratios() -> None:
     require_services()  # Redis and a Celery worker are part of what it measures
     output = run_bench("infra.bench.pipeline", "--messages", "5", "--llm-latency", "0")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -25,15 +26,19 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
 from celery import Celery
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from bots.runtime import build_runtime
 from bots.web import create_app
-from core.feedback import FeedbackStyle
+from channels.http import WebRequest, WebResponse
+from channels.registry import CHANNELS
+from channels.spec import ChannelSettings, ChannelSpec, Endpoint
+from core.capabilities import PLAIN
 from core.messages import InboundMessage
 from infra.bench.worker import BARE_TASK, DONE_KEY
 from infra.db.migrate import upgrade
@@ -141,19 +146,27 @@ class BenchIntakeChannel:
     """Accepts `{"id", "text"}` JSON posts and replies on the `bench` channel name."""
 
     name = "bench"
-    feedback_style = FeedbackStyle.NONE
-
-    def webhooks(self, intake):  # type: ignore[no-untyped-def]
-        async def receive(request: Request) -> dict[str, bool]:
-            body = await request.json()
-            message = InboundMessage("bench", body["id"], body["id"], "bench-user", body["text"])
-            await intake.accept(message)
-            return {"ok": True}
-
-        return {"/webhooks/bench": receive}
+    capabilities = PLAIN
 
     async def send(self, message):  # type: ignore[no-untyped-def]
         raise RuntimeError("the web side never sends")
+
+
+class BenchSettings(ChannelSettings):
+    pass
+
+
+async def receive(channel: BenchIntakeChannel, intake: Any, request: WebRequest) -> WebResponse:
+    body = json.loads(request.body)
+    await intake.accept(InboundMessage("bench", body["id"], body["id"], "bench-user", body["text"]))
+    return WebResponse.json({"ok": True})
+
+
+# Mounted through the same channel seam as the platforms, so the web side measured is theirs.
+BENCH_SPEC = ChannelSpec(
+    name="bench", settings=BenchSettings, build=lambda _settings, _context: BenchIntakeChannel(),
+    endpoints=(Endpoint("POST", "/webhooks/bench", receive),), capabilities=PLAIN,
+)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -187,7 +200,7 @@ async def run(args: argparse.Namespace) -> None:
         worker = spawn(["-m", "infra.bench.worker", "pipeline", f"--concurrency={args.concurrency}"], env)
         settings = load_settings(redis_url=redis_url, database_url=database_url, csbot_bot=BENCH_BOT,
                                  llm_base_url=f"http://127.0.0.1:{llm_port}")
-        runtime = await build_runtime(settings, channels=[BenchIntakeChannel()], migrate=False)
+        runtime = await build_runtime(settings, channels=[BenchIntakeChannel()], migrate=False, registry=(*CHANNELS, BENCH_SPEC))
         app = create_app(runtime)
         await warm_up(app, "/webhooks/bench", [{"id": f"warm-p{i}", "text": q} for i, q in enumerate(questions)], client)
         keys = [f"p{i}" for i in range(args.messages)]

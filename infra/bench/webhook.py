@@ -1,10 +1,10 @@
 """Webhook ack benchmark: how long a platform waits for our 200, against a bare handler.
 
-    python -m infra.bench.webhook [--requests 2000]
+    python -m infra.bench.webhook [--requests 2000] [--channel telegram|slack]
 
-* csbot: a signed Telegram update POSTed to the real ASGI app → secret check → parse →
-  intake (dedupe + persist) → enqueue → 200. Jobs are queued, not run (the worker's side is
-  what `infra.bench.pipeline` measures).
+* csbot: a signed Telegram update (or a signed Slack DM event, served through slack-bolt)
+  POSTed to the real ASGI app → signature check → parse → intake (dedupe + persist) → enqueue
+  → 200. Jobs are queued, not run (the worker's side is what `infra.bench.pipeline` measures).
 * bare: a FastAPI handler that reads the JSON body and returns 200.
 
 Both run in this process through the same ASGI transport, one request at a time, so the ratio
@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -38,6 +42,7 @@ from workers.celery_app import CeleryJobs, create_celery
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:bench-token-0123456789abcdefghijklmnop"
 SECRET = "bench-secret"
+SLACK_SECRET = "bench-slack-signing-secret"
 
 
 class Counted:
@@ -68,10 +73,43 @@ def update(i: int) -> bytes:
     return json.dumps({"update_id": 10_000 + i, "message": message}).encode()
 
 
-def bare_app() -> FastAPI:
+def slack_event(i: int) -> bytes:
+    event = {"type": "message", "channel": f"D{1000 + i % 50}", "channel_type": "im", "user": f"U{1000 + i % 50}",
+             "text": "I lost my card", "ts": f"{1_700_000_000 + i}.000100"}
+    return json.dumps({"type": "event_callback", "event_id": f"Ev{10_000 + i}", "team_id": "T1", "event": event,
+                       "authorizations": [{"user_id": "UBOT", "is_bot": True}]}).encode()
+
+
+def telegram_headers(body: bytes) -> dict[str, str]:
+    return {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+
+
+def slack_headers(body: bytes) -> dict[str, str]:
+    ts = str(int(time.time()))
+    digest = hmac.new(SLACK_SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}", "Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Platform:
+    path: str
+    body: Callable[[int], bytes]
+    headers: Callable[[bytes], dict[str, str]]
+    settings: dict[str, str]
+
+
+PLATFORMS = {
+    "telegram": Platform("/webhooks/telegram", update, telegram_headers,
+                         {"telegram_bot_token": TOKEN, "telegram_webhook_secret": SECRET, "telegram_api_url": "http://127.0.0.1:9"}),
+    "slack": Platform("/webhooks/slack/events", slack_event, slack_headers,
+                      {"slack_bot_token": "xoxb-bench", "slack_signing_secret": SLACK_SECRET, "slack_api_url": "http://127.0.0.1:9/api/"}),
+}
+
+
+def bare_app(path: str) -> FastAPI:
     app = FastAPI()
 
-    @app.post("/webhooks/telegram")
+    @app.post(path)
     async def receive(request: Request) -> dict[str, bool]:
         await request.json()
         return {"ok": True}
@@ -79,14 +117,14 @@ def bare_app() -> FastAPI:
     return app
 
 
-async def timed(app: object, n: int, offset: int) -> list[float]:
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+async def timed(app: object, platform: Platform, n: int, offset: int) -> list[float]:
     latencies: list[float] = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:  # type: ignore[arg-type]
         for i in range(n):
-            body = update(offset + i)
+            body = platform.body(offset + i)
+            headers = platform.headers(body)
             started = time.perf_counter()
-            response = await client.post("/webhooks/telegram", content=body, headers=headers)
+            response = await client.post(platform.path, content=body, headers=headers)
             latencies.append(time.perf_counter() - started)
             if response.status_code != 200:
                 raise RuntimeError(f"webhook answered {response.status_code}: {response.text}")
@@ -102,26 +140,27 @@ async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="csbot-bench-"))
     database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp}/bench.db")
     upgrade(database_url)
+    platform = PLATFORMS[args.channel]
     settings = load_settings(
         database_url=database_url, redis_url=None, csbot_bot=ROOT / "bots" / "acme_bank", llm_base_url=None,
-        telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET, telegram_api_url="http://127.0.0.1:9",
+        **platform.settings,
     )
     redis_url = os.environ.get("BENCH_REDIS_URL")
     celery = create_celery(redis_url) if redis_url else None
     jobs = Counted(CeleryJobs(celery) if celery is not None else None)
     runtime = await build_runtime(settings, platform_channels=True, jobs=jobs, migrate=False)
-    csbot, bare = create_app(runtime), bare_app()
+    csbot, bare = create_app(runtime), bare_app(platform.path)
     offset = int(time.time() * 1000) % 1_000_000_000  # fresh update ids on a reused database
-    await timed(csbot, 50, offset)  # warm-up: connections, caches
-    await timed(bare, 50, offset)
-    ours = await timed(csbot, args.requests, offset + 100)
-    base = await timed(bare, args.requests, offset + 100)
+    await timed(csbot, platform, 50, offset)  # warm-up: connections, caches
+    await timed(bare, platform, 50, offset)
+    ours = await timed(csbot, platform, args.requests, offset + 100)
+    base = await timed(bare, platform, args.requests, offset + 100)
     await runtime.close()
     if celery is not None:
         celery.control.purge()  # nobody will run these jobs
     assert jobs.enqueued == 50 + args.requests, "every accepted update must be enqueued exactly once"
     database = "postgresql" if database_url.startswith("postgresql") else "sqlite"
-    print(f"requests={args.requests} database={database} queue={'celery+redis' if celery else 'counted only'}")
+    print(f"channel={args.channel} requests={args.requests} database={database} queue={'celery+redis' if celery else 'counted only'}")
     print(line("bare", base))
     print(line("csbot", ours))
     if jobs.seconds:
@@ -133,6 +172,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--channel", choices=sorted(PLATFORMS), default="telegram")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 
 from bots.worker import make_worker_app
-from core.feedback import FeedbackStyle
+from core.capabilities import PLAIN
 from core.messages import Delivered, OutboundMessage
 from infra.settings import load_settings
 
@@ -25,15 +25,12 @@ class BenchChannel:
     """Records `<conversation>|<time>` for each reply, as a platform would receive it."""
 
     name = "bench"
-    feedback_style = FeedbackStyle.NONE
+    capabilities = PLAIN
 
     def __init__(self, redis_url: str) -> None:
         self._redis_url = redis_url
         # One client per event loop: each Celery worker thread runs its own loop.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
-
-    def webhooks(self, intake: object) -> dict[str, object]:
-        return {}
 
     async def send(self, message: OutboundMessage) -> Delivered:
         loop = asyncio.get_running_loop()

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from channels.sms import SmsConfig
-from channels.telegram import TelegramConfig
+from channels.sms.channel import SmsConfig
+from channels.telegram.channel import TelegramConfig
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 
@@ -205,7 +205,7 @@ BOTH_BACKENDS = pytest.mark.parametrize("channel_backend", ["sqlite", pytest.par
 
 
 def sms_channel(api: FakeTwilioAPI, sessions: Any, limiter: Any, **config: Any) -> Any:
-    from channels.sms import SmsChannel
+    from channels.sms.channel import SmsChannel
     from infra.db.delivery_status import SqlDeliveryStatus
     from infra.db.optouts import SqlOptOuts
 
@@ -216,7 +216,7 @@ def sms_channel(api: FakeTwilioAPI, sessions: Any, limiter: Any, **config: Any) 
 async def telegram_system(request: pytest.FixtureRequest, tmp_path: Path, telegram_api: FakeTelegramAPI,
                           channel_backend: str) -> AsyncIterator[System]:
     """The system with the Telegram channel pointed at the fake Bot API."""
-    from channels.telegram import TelegramChannel
+    from channels.telegram.channel import TelegramChannel
 
     def make(_sessions: Any, limiter: Any) -> TelegramChannel:
         return TelegramChannel(telegram_config(api=telegram_api), limiter)

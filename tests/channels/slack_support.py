@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from channels.slack import SlackChannel, SlackConfig
+from channels.slack.channel import SlackChannel
+from channels.slack.config import SlackConfig
 from tests.fakes.slack_api import FakeSlackApi
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

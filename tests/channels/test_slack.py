@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from channels.slack import SlackChannel, SlackConfig
+from channels.http import WebRequest
+from channels.slack import SPEC as SLACK
+from channels.slack.channel import SlackChannel
+from channels.slack.config import SlackConfig
 from core.errors import PermanentDeliveryError, RateLimited, TransientDeliveryError
 from core.messages import Button, OutboundMessage
 from tests.channels.slack_support import (
@@ -261,20 +264,14 @@ async def test_agent_channel_messages_go_to_the_hook_not_to_intake(tmp_path: Pat
         assert response.status_code == 200
         assert await slack.count("messages") == 0 and slack.fake.posts == []
 
-        routes = channel.webhooks(slack.runtime.services.intake)
-        from starlette.requests import Request
-
+        routes = {r.path: r.handler for r in SLACK.routes(channel, slack.runtime.services.intake)}
         from tests.channels.slack_support import signed_headers
 
         async def deliver(event: dict) -> int:
             body = json.dumps(envelope(event)).encode()
-            headers = [(k.lower().encode(), v.encode()) for k, v in signed_headers(body).items()]
-
-            async def receive() -> dict:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            request = Request({"type": "http", "method": "POST", "path": "/webhooks/slack/events", "headers": headers}, receive)
-            return (await routes["/webhooks/slack/events"](request)).status_code
+            headers = {k.lower(): v for k, v in signed_headers(body).items()}
+            request = WebRequest("POST", "/webhooks/slack/events", body, headers)
+            return (await routes["/webhooks/slack/events"](request)).status
 
         ts = new_ts()
         thread = {"ts": ts, "channel": AGENT_CHANNEL, "thread_ts": "1700000000.000300"}

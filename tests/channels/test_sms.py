@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from channels.shaping import sms_size
-from channels.sms import SmsChannel, SmsConfig, keyword
+from channels.sms.channel import SmsChannel, SmsConfig, keyword
 from core.delivery_status import ReceiptOutcome
 from core.errors import ConfigError, PermanentDeliveryError, RateLimited, TransientDeliveryError
 from core.messages import Button, OutboundMessage

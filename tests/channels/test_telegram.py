@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from channels.telegram import TelegramChannel, TelegramConfig
+from channels.telegram.channel import TelegramChannel, TelegramConfig
 from core.errors import ConfigError, PermanentDeliveryError, RateLimited, TransientDeliveryError
 from core.messages import Button, ContentKind, OutboundMessage
 from infra.ratelimit import MemoryRateLimiter, RedisRateLimiter

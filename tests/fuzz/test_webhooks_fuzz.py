@@ -40,6 +40,8 @@ SLACK_SECRET = "fuzz-signing-secret-0123456789"
 TW_SID = "AC" + "3" * 32
 TW_TOKEN = "fuzz-twilio-auth-token"
 PUBLIC = "https://bot.example.com"
+WA_SECRET = "fuzz-whatsapp-app-secret"
+WA_PHONE = "106540352242922"
 ADMIN = "UADMIN"
 TABLES = ("conversations", "messages", "outbox", "feedback", "admin_audit", "handoffs", "rejected_requests", "replays",
           "optouts")
@@ -81,6 +83,8 @@ class App:
             slack_agent_channel="C0AGENTS", slack_admin_user_ids=ADMIN,
             twilio_account_sid=TW_SID, twilio_auth_token=TW_TOKEN, twilio_from_number="+15005550006",
             twilio_api_url="http://127.0.0.1:9", public_base_url=PUBLIC,
+            whatsapp_access_token="EAAG-fuzz", whatsapp_app_secret=WA_SECRET, whatsapp_verify_token="fuzz-verify",
+            whatsapp_phone_number_id=WA_PHONE, whatsapp_api_url="http://127.0.0.1:9/v21.0",
         )
         self.runtime = self.run(build_runtime(config, platform_channels=True, jobs=NoJobs(), migrate=True))
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(self.runtime)), base_url="http://test")
@@ -189,6 +193,12 @@ SLACK_CLICK = {"type": "block_actions", "trigger_id": "t1", "response_url": "htt
 SLACK_COMMAND = {"user_id": ADMIN, "text": "help", "channel_id": "C0AGENTS", "thread_ts": "", "trigger_id": "t1",
                  "response_url": "http://127.0.0.1:9/r", "command": "/csbot"}
 SMS = {"MessageSid": "SM1", "From": "+14155550123", "To": "+15005550006", "Body": "hello", "NumMedia": "0"}
+WA_DELIVERY = {"object": "whatsapp_business_account", "entry": [{"id": "W1", "changes": [{"field": "messages", "value": {
+    "messaging_product": "whatsapp", "metadata": {"phone_number_id": WA_PHONE},
+    "contacts": [{"wa_id": "16505551234", "profile": {"name": "A"}}],
+    "messages": [{"from": "16505551234", "id": "wamid.1", "timestamp": str(now), "type": "text", "text": {"body": "hi"}}],
+    "statuses": [{"id": "wamid.2", "status": "failed", "recipient_id": "16505551234", "errors": [{"code": 1, "title": "x"}]}],
+}}]}]}
 STATUS = {"MessageSid": "SM1", "MessageStatus": "delivered", "To": "+14155550123", "ErrorCode": ""}
 
 FORM_VALUE = st.one_of(TEXT.map(lambda s: s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")), st.just(""))
@@ -290,3 +300,13 @@ def test_twilio_status(app: App, form: dict[str, str], raw: bytes | None, how: s
     body = raw if raw is not None else urlencode(form).encode()
     headers = twilio_headers(path, form, how)
     check(app, path, body, headers, signed=how == "valid" and raw is None)
+
+
+@FUZZ
+@given(body=st.one_of(mutated(WA_DELIVERY).map(dumped), JSON.map(dumped), RAW), how=SIGNED)
+def test_whatsapp(app: App, body: bytes, how: str) -> None:
+    digest = "sha256=" + hmac.new(WA_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    signature = {"wrong": "sha256=" + "0" * 64, "stale": digest.upper(), "huge-timestamp": "sha1=" + digest[7:47],
+                 "non-ascii": "sha256=é" + digest[8:]}.get(how, digest)
+    headers = {"Content-Type": "application/json"} | ({} if how == "missing" else {"X-Hub-Signature-256": signature})
+    check(app, "/webhooks/whatsapp", body, headers, signed=how == "valid")

@@ -7,8 +7,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from channels.spec import Capabilities
 from core.feedback import FeedbackStyle
-from core.intake import Intake
 from core.messages import Delivered, InboundMessage, OutboundMessage
 
 NAME = "test"
@@ -17,14 +17,11 @@ NAME = "test"
 @dataclass
 class RecordingChannel:
     name: str = NAME
-    feedback_style: FeedbackStyle = FeedbackStyle.NONE
+    capabilities: Capabilities = Capabilities(feedback_style=FeedbackStyle.NONE)
     sent: list[OutboundMessage] = field(default_factory=list)
     failures: deque[Exception] = field(default_factory=deque)
     send_times: list[float] = field(default_factory=list)
     _lock: threading.Condition = field(default_factory=threading.Condition)
-
-    def webhooks(self, intake: Intake) -> dict[str, object]:
-        return {}
 
     async def send(self, message: OutboundMessage) -> Delivered:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from bots.worker import make_worker_app
+from channels.spec import Capabilities
 from core.feedback import FeedbackStyle
 from core.messages import Delivered, OutboundMessage
 from infra.settings import load_settings
@@ -19,13 +20,10 @@ SENT_KEY = "csbot:test:sent"
 
 class RedisRecordingChannel:
     name = "test"
-    feedback_style = FeedbackStyle.NONE
+    capabilities = Capabilities(feedback_style=FeedbackStyle.NONE)
 
     def __init__(self, redis_url: str) -> None:
         self._redis_url = redis_url
-
-    def webhooks(self, intake: object) -> dict[str, object]:
-        return {}
 
     async def send(self, message: OutboundMessage) -> Delivered:
         client = aioredis.Redis.from_url(self._redis_url)

@@ -28,12 +28,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
-from channels.slack import DEFAULT_API_URL, SlackConfig, SlackEvent, delivery_error, make_client, refuse_unsigned
-from channels.slack_format import escape_mrkdwn, plain_text
-from channels.slack_interactions import INTERACTIONS_PATH, read_form, read_payload
+from channels.http import Route, WebRequest, WebResponse
+from channels.slack.client import delivery_error, make_client
+from channels.slack.config import SlackConfig
+from channels.slack.events import SlackEvent
+from channels.slack.format import escape_mrkdwn, plain_text
+from channels.slack.interactions import read_form, read_payload
+from channels.slack.signature import refuse_unsigned
+from channels.slack.spec import COMMANDS_PATH, DEFAULT_API_URL, INTERACTIONS_PATH
 from core.admin import AdminRequest, AdminRouter
 from core.desk import HandoffDesk
 from core.desk_card import DeskAction, DeskCard
@@ -45,7 +47,6 @@ from core.records import Role
 log = logging.getLogger(__name__)
 
 NAME = "slack-desk"
-COMMANDS_PATH = "/webhooks/slack/commands"
 ACTION_PREFIX = "csbot_handoff:"
 SECTION_CHARS = 2900  # a section block takes 3,000 characters
 ROLE_LABELS = {Role.CUSTOMER: "Customer", Role.BOT: "Bot", Role.AGENT: "Agent"}
@@ -248,20 +249,21 @@ class SlackDeskWebhooks:
         self._desk = desk
         self._admin = admin
 
-    def webhooks(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
-        return {INTERACTIONS_PATH: self.handle_interaction, COMMANDS_PATH: self.handle_command}
+    def routes(self) -> tuple[Route, ...]:
+        """The desk's URLs, served on their own when no Slack customer channel is built."""
+        return (Route("POST", INTERACTIONS_PATH, self.handle_interaction), Route("POST", COMMANDS_PATH, self.handle_command))
 
-    async def handle_interaction(self, request: Request) -> Response:
+    async def handle_interaction(self, request: WebRequest) -> WebResponse:
         """The interactions URL when no Slack customer channel serves it (which otherwise hands
         the desk's clicks to `on_click`)."""
-        body = await request.body()
-        if (refused := refuse_unsigned(self._verifier, body, request)) is not None:
+        body = request.body
+        if (refused := refuse_unsigned(self._verifier, request)) is not None:
             return refused
         try:
             await self.on_click(read_payload(body))
         except BadInput as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
-        return Response(status_code=200)
+            return WebResponse.json({"error": str(exc)}, status=exc.status_code)
+        return WebResponse.empty()
 
     async def on_click(self, payload: Mapping[str, Any]) -> None:
         """A verified interaction: a desk button acts on its handoff; anything else is ignored."""
@@ -277,16 +279,21 @@ class SlackDeskWebhooks:
         outcome = await self._desk.act(action, handoff_id, user)
         log.info("desk: %s on handoff %s by %s: %s", action, handoff_id, user, outcome.message)
 
-    async def handle_command(self, request: Request) -> Response:
-        body = await request.body()
-        if (refused := refuse_unsigned(self._verifier, body, request)) is not None:
+    async def handle_command(self, request: WebRequest) -> WebResponse:
+        """The commands URL when no Slack customer channel serves it (which otherwise routes
+        commands through Bolt to `command_reply`)."""
+        if (refused := refuse_unsigned(self._verifier, request)) is not None:
             return refused
         try:
-            form = read_form(body)
+            form = read_form(request.body)
         except BadInput as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+            return WebResponse.json({"error": str(exc)}, status=exc.status_code)
+        return WebResponse.json({"response_type": "ephemeral", "text": await self.command_reply(form, request.headers)})
+
+    async def command_reply(self, form: Mapping[str, str], headers: Mapping[str, str]) -> str:
+        """The ephemeral answer to a verified `/csbot …` command."""
         if self._admin is None:
-            return JSONResponse({"response_type": "ephemeral", "text": "Admin commands are not configured."})
+            return "Admin commands are not configured."
         reply = await self._admin.handle(
             AdminRequest(
                 user_id=form.get("user_id", ""),
@@ -294,10 +301,10 @@ class SlackDeskWebhooks:
                 channel_id=form.get("channel_id", ""),
                 thread_ts=form.get("thread_ts", ""),
                 response_url=form.get("response_url", ""),
-                replay_key=replay_key(form.get("trigger_id", ""), request.headers),
+                replay_key=replay_key(form.get("trigger_id", ""), headers),
             )
         )
-        return JSONResponse({"response_type": "ephemeral", "text": reply.text})
+        return reply.text
 
     async def on_agent_event(self, event: SlackEvent) -> None:
         """A message in the agent channel: a thread reply under a card goes to that customer."""

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from channels.slack_payload import interaction_payload
+from channels.slack.payload import interaction_payload
+from channels.slack.spec import NAME
 from core.errors import BadInput
 from core.sanitize import clean_text
 from core.feedback import VotePress, parse_button_payload
 from core.messages import InboundMessage
 
-NAME = "slack"
-INTERACTIONS_PATH = "/webhooks/slack/interactions"
 CHOICE_ACTION_PREFIX = "csbot_reply:"
 VOTE_ACTION_PREFIX = "csbot_vote:"
 

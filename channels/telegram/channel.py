@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from telegram import (
     Bot,
     CallbackQuery,
@@ -45,20 +43,19 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from core.errors import BadInput, ConfigError, NotFound, PermanentDeliveryError, RateLimited, TransientDeliveryError
-from core.feedback import FeedbackStyle, Vote, VotePress, button_payload, parse_button_payload
+from core.feedback import Vote, VotePress, button_payload, parse_button_payload
 from core.intake import Intake
 from core.messages import Button, ContentKind, Delivered, InboundMessage, OutboundMessage
 from core.ports import RateLimiter
-from channels.base import Webhook
-from channels.telegram_payload import update_data
+from channels.http import WebRequest, WebResponse
+from channels.telegram.payload import update_data
+from channels.telegram.spec import CAPABILITIES, NAME
 from channels.shaping import split_text, strip_markdown, telegram_html, utf16_len, with_source
 
 log = logging.getLogger(__name__)
 
-NAME = "telegram"
-WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MESSAGE_LIMIT = 4096  # UTF-16 units of text after entity parsing
+MESSAGE_LIMIT = CAPABILITIES.max_message_chars  # UTF-16 units of text after entity parsing
 CALLBACK_DATA_LIMIT = 64  # bytes
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 ALLOWED_UPDATES = ("message", "callback_query")
@@ -231,7 +228,7 @@ class _Part:
 
 class TelegramChannel:
     name = NAME
-    feedback_style = FeedbackStyle.BUTTONS
+    capabilities = CAPABILITIES
 
     def __init__(self, config: TelegramConfig, limiter: RateLimiter) -> None:
         self.config = config
@@ -275,23 +272,17 @@ class TelegramChannel:
 
     # --- inbound -----------------------------------------------------------------------------
 
-    def webhooks(self, intake: Intake) -> dict[str, Webhook]:
-        async def telegram_webhook(request: Request) -> Response:
-            return await self.handle(request, intake)
-
-        return {WEBHOOK_PATH: telegram_webhook}
-
     def _secret_status(self, header: str | None) -> int | None:
         """None when the secret matches; else the refusal status (401 missing, 403 wrong)."""
         if not header:
             return 401
         return None if hmac.compare_digest(header.encode("utf-8"), self._secret) else 403
 
-    async def handle(self, request: Request, intake: Intake) -> Response:
-        refused = self._secret_status(request.headers.get(SECRET_HEADER))
+    async def handle(self, request: WebRequest, intake: Intake) -> WebResponse:
+        refused = self._secret_status(request.header(SECRET_HEADER))
         if refused is not None:
-            return JSONResponse({"error": "secret token missing or wrong"}, status_code=refused)
-        body = await request.body()
+            return WebResponse.json({"error": "secret token missing or wrong"}, status=refused)
+        body = request.body
         try:
             update = _parse_update(body)
             if update.callback_query is not None and (vote := vote_press(update.callback_query)) is not None:
@@ -302,22 +293,22 @@ class TelegramChannel:
         except BadInput as exc:
             # Telegram repeats every non-2xx answer; a body it cannot fix is dead-lettered and acked.
             await intake.reject(NAME, exc, body)
-            return JSONResponse({})
+            return WebResponse.json({})
         if update.callback_query is not None:
             # Stops the client's spinner at no cost: Telegram runs a method given in the
             # webhook response, so no extra API call (or its latency) is needed.
-            return JSONResponse({"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id})
-        return JSONResponse({})
+            return WebResponse.json({"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id})
+        return WebResponse.json({})
 
-    async def _record_vote(self, query: CallbackQuery, press: VotePress, intake: Intake) -> Response:
+    async def _record_vote(self, query: CallbackQuery, press: VotePress, intake: Intake) -> WebResponse:
         """Stored before the 200; the answer to the webhook stops the spinner with a thank-you."""
         answer: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.id}
         try:
             thanks = await intake.vote(press)
         except NotFound as exc:  # an old or forged payload: nothing changes, Telegram must not retry
             log.info("telegram vote ignored: %s", exc)
-            return JSONResponse(answer)
-        return JSONResponse({**answer, "text": thanks} if thanks else answer)
+            return WebResponse.json(answer)
+        return WebResponse.json({**answer, "text": thanks} if thanks else answer)
 
     async def _inbound(self, update: Update) -> InboundMessage | None:
         if update.callback_query is not None:
@@ -423,7 +414,7 @@ class TelegramChannel:
 
 
 def _parse_update(body: bytes) -> Update:
-    """The Update PTB builds from a body whose shape `channels.telegram_payload` has checked.
+    """The Update PTB builds from a body whose shape `channels.telegram.payload` has checked.
 
     PTB reads many optional fields the models leave open (photos, stickers, polls...); a wrong
     type in one of those is still this update being broken, so it is `BadInput` too.

@@ -1,8 +1,8 @@
 """The shapes of what Slack posts, as far as csbot reads them.
 
 Validation only: the handlers keep reading the parsed dicts, and these models guarantee that
-every field they touch has the type they expect (an object where `.get` is called, a list where
-one is iterated, strings where strings are compared). Unknown fields are allowed: Slack adds
+every field they (and slack-bolt's router) touch has the type they expect (an object where
+`.get` is called, a list where one is iterated, strings where strings are compared). Unknown fields are allowed: Slack adds
 fields often, and an app must not break when it does.
 """
 
@@ -19,6 +19,23 @@ class Authorization(Lenient):
     is_bot: bool = False
 
 
+class Ref(Lenient):
+    id: CleanStr = ""
+
+
+# Slack sends some ids as a string and some as an object with an `id` (Bolt reads both ways).
+IdOrRef = CleanStr | Ref | None
+
+
+class Event(Lenient):
+    """The fields of an event that Bolt routes on, besides those `channels.slack.events` reads."""
+
+    type: CleanStr
+    user: IdOrRef = None
+    channel: IdOrRef = None
+    team: IdOrRef = None
+
+
 class EventEnvelope(Lenient):
     """An Events API request: `url_verification` or `event_callback`."""
 
@@ -26,12 +43,8 @@ class EventEnvelope(Lenient):
     challenge: CleanStr = ""
     event_id: CleanStr = ""
     team_id: CleanStr = ""
-    event: dict[str, Any] | None = None
+    event: Event | None = None
     authorizations: list[Authorization] | None = None
-
-
-class Ref(Lenient):
-    id: CleanStr = ""
 
 
 class ClickedMessage(Lenient):
@@ -40,7 +53,8 @@ class ClickedMessage(Lenient):
 
 
 class Action(Lenient):
-    action_id: CleanStr = ""
+    action_id: CleanStr  # Slack always sends it, and Bolt routes on it
+    block_id: CleanStr = ""
     value: CleanStr = ""
     action_ts: CleanStr = ""
 
@@ -51,6 +65,8 @@ class InteractionPayload(Lenient):
     type: CleanStr = ""
     user: Ref | None = None
     channel: Ref | None = None
+    team: IdOrRef = None
+    view: dict[str, Any] | None = None
     message: ClickedMessage | None = None
     actions: list[Action] | None = None
     trigger_id: CleanStr = ""

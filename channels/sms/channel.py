@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 import aiohttp
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -31,21 +29,18 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from core.delivery_status import DeliveryStatus, ReceiptOutcome
 from core.errors import BadInput, ConfigError, PermanentDeliveryError, RateLimited, TransientDeliveryError
-from core.feedback import FeedbackStyle
 from core.intake import Intake
 from core.messages import ContentKind, Delivered, InboundMessage, OutboundMessage
 from core.optouts import OptOuts
 from core.ports import RateLimiter
-from channels.base import Webhook
-from channels.sms_payload import IncomingSms, StatusCallback, check_form
+from channels.http import WebRequest, WebResponse
+from channels.sms.spec import CAPABILITIES, NAME, STATUS_PATH
+from channels.sms.payload import IncomingSms, StatusCallback, check_form
 from core.sanitize import clean_text
 from channels.shaping import Fitted, chars_fit, fit, gsm7_normalize, shortened_note, sms_fits, sms_text, source_line
 
 log = logging.getLogger(__name__)
 
-NAME = "sms"
-SMS_PATH = "/webhooks/twilio/sms"
-STATUS_PATH = "/webhooks/twilio/status"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 WHATSAPP_PREFIX = "whatsapp:"
 BODY_LIMIT = 1600  # Twilio's maximum body length, any encoding
@@ -138,20 +133,20 @@ def is_whatsapp(address: str) -> bool:
     return address.startswith(WHATSAPP_PREFIX)
 
 
-def twiml(message: str | None = None) -> Response:
+def twiml(message: str | None = None) -> WebResponse:
     response = MessagingResponse()
     if message:
         response.message(message)
-    return Response(str(response), media_type="text/xml")
+    return WebResponse.text(str(response), media_type="text/xml")
 
 
-def _refusal(status: int, error: str) -> Response:
-    return JSONResponse({"error": error}, status_code=status)
+def _refusal(status: int, error: str) -> WebResponse:
+    return WebResponse.json({"error": error}, status=status)
 
 
 class SmsChannel:
     name = NAME
-    feedback_style = FeedbackStyle.TEXT
+    capabilities = CAPABILITIES
 
     def __init__(
         self, config: SmsConfig, limiter: RateLimiter, optouts: OptOuts, statuses: DeliveryStatus
@@ -165,32 +160,29 @@ class SmsChannel:
 
     # --- inbound -----------------------------------------------------------------------------
 
-    def webhooks(self, intake: Intake) -> dict[str, Webhook]:
-        async def twilio_sms(request: Request) -> Response:
-            return await self._verified(request, intake, IncomingSms, lambda form: self.handle_message(form, intake))
+    async def serve_message(self, request: WebRequest, intake: Intake) -> WebResponse:
+        return await self._verified(request, intake, IncomingSms, lambda form: self.handle_message(form, intake))
 
-        async def twilio_status(request: Request) -> Response:
-            return await self._verified(request, intake, StatusCallback, self.handle_status)
+    async def serve_status(self, request: WebRequest, intake: Intake) -> WebResponse:
+        return await self._verified(request, intake, StatusCallback, self.handle_status)
 
-        return {SMS_PATH: twilio_sms, STATUS_PATH: twilio_status}
-
-    def public_url(self, request: Request) -> str:
+    def public_url(self, request: WebRequest) -> str:
         """The URL Twilio signed: our public base + the path and query it requested."""
-        query = request.url.query
-        return f"{self._base}{request.url.path}" + (f"?{query}" if query else "")
+        query = request.query_string
+        return f"{self._base}{request.path}" + (f"?{query}" if query else "")
 
     async def _verified(
-        self, request: Request, intake: Intake, model: type[IncomingSms | StatusCallback],
-        handler: Callable[[FormParams], Awaitable[Response]],
-    ) -> Response:
+        self, request: WebRequest, intake: Intake, model: type[IncomingSms | StatusCallback],
+        handler: Callable[[FormParams], Awaitable[WebResponse]],
+    ) -> WebResponse:
         """Fail closed: no signature 401, a wrong one 403, before anything is parsed or stored.
         A signed form that does not fit `model` is dead-lettered and answered 400, which Twilio
         logs as a failed webhook and does not repeat."""
-        signature = request.headers.get(SIGNATURE_HEADER)
+        signature = request.header(SIGNATURE_HEADER)
         if not signature:
             return _refusal(401, "X-Twilio-Signature missing")
-        body = await request.body()
-        is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        body = request.body
+        is_form = request.header("content-type").startswith("application/x-www-form-urlencoded")
         try:
             form: FormParams | None = FormParams.parse(body) if is_form else None
         except BadInput:
@@ -201,19 +193,19 @@ class SmsChannel:
             return _refusal(400, "expected a UTF-8 form-encoded body")
         try:
             form = form.cleaned()
-            check_form(model, {key: form.first(key) for key in form}, f"Twilio form {request.url.path}")
+            check_form(model, {key: form.first(key) for key in form}, f"Twilio form {request.path}")
             return await handler(form)
         except BadInput as exc:
             await intake.reject(NAME, exc, body)
             return _refusal(exc.status_code, str(exc))
 
-    def _signed(self, request: Request, form: FormParams, signature: str) -> bool:
+    def _signed(self, request: WebRequest, form: FormParams, signature: str) -> bool:
         try:
             return bool(self._validator.validate(self.public_url(request), form, signature))
         except (TypeError, ValueError):  # a URL or header no Twilio request carries
             return False
 
-    async def handle_message(self, form: FormParams, intake: Intake) -> Response:
+    async def handle_message(self, form: FormParams, intake: Intake) -> WebResponse:
         sid = form.first("MessageSid") or form.first("SmsMessageSid") or form.first("SmsSid")
         sender = form.first("From")
         if not sid or not sender:
@@ -252,7 +244,7 @@ class SmsChannel:
             metadata={"to": form.first("To"), "num_media": str(media)},
         )
 
-    async def handle_status(self, form: FormParams) -> Response:
+    async def handle_status(self, form: FormParams) -> WebResponse:
         sid = form.first("MessageSid") or form.first("SmsSid")
         status = (form.first("MessageStatus") or form.first("SmsStatus")).lower()
         if not sid or not status:

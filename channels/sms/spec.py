@@ -1,0 +1,64 @@
+"""The SMS channel (Twilio) as the registry sees it; the SDK loads only when it is built."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from channels.http import WebRequest, WebResponse
+from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, Endpoint, secret
+from core.feedback import FeedbackStyle
+from core.intake import Intake
+
+if TYPE_CHECKING:
+    from channels.sms.channel import SmsChannel
+
+NAME = "sms"
+SMS_PATH = "/webhooks/twilio/sms"
+STATUS_PATH = "/webhooks/twilio/status"
+# A text message cannot be edited or shown while it grows; 1600 characters is Twilio's body limit.
+CAPABILITIES = Capabilities(feedback_style=FeedbackStyle.TEXT, max_message_chars=1600)
+
+
+class SmsSettings(ChannelSettings):
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_api_url: str | None = None
+    public_base_url: str | None = None  # shared with other parts, so it alone does not turn SMS on
+
+    required = ("twilio_account_sid", "twilio_auth_token", "twilio_from_number", "public_base_url")
+    triggers = ("twilio_account_sid", "twilio_auth_token")
+
+
+def build(settings: SmsSettings, context: ChannelContext) -> SmsChannel:
+    from channels.sms.channel import SmsChannel, SmsConfig
+
+    config = SmsConfig(
+        account_sid=str(settings.twilio_account_sid),
+        auth_token=secret(settings.twilio_auth_token),
+        from_number=str(settings.twilio_from_number),
+        public_base_url=str(settings.public_base_url),
+        api_url=settings.twilio_api_url,
+        help_text=context.bot.text("help", "en"),
+    )
+    return SmsChannel(config, context.limiter, context.optouts, context.delivery_status)
+
+
+async def _message(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
+    return await channel.serve_message(request, intake)
+
+
+async def _status(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
+    return await channel.serve_status(request, intake)
+
+
+SPEC: ChannelSpec[SmsSettings, SmsChannel] = ChannelSpec(
+    name=NAME,
+    settings=SmsSettings,
+    build=build,
+    endpoints=(Endpoint("POST", SMS_PATH, _message), Endpoint("POST", STATUS_PATH, _status)),
+    capabilities=CAPABILITIES,
+    describe=lambda s: str(s.twilio_from_number),
+)
