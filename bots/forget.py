@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bots.handoff_wiring import desk_config
-from channels.slack_desk import SlackDesk
+from channels.slack.desk import SlackDesk
 from core.botdef import load_bot
 from core.errors import BadInput
 from core.retention import Retention, describe_forgotten

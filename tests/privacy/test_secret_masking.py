@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bots.export import export
-from channels.telegram import TelegramChannel
+from channels.telegram.channel import TelegramChannel
 from core.botdef import Privacy, load_bot
 from core.errors import ConfigError
 from core.messages import InboundMessage
