@@ -3,23 +3,38 @@
 Rows are claimed with a compare-and-set (pending → sending) before the platform is called,
 so two workers never send the same row; a rate limit or transient failure stops the drain
 (later replies must not overtake) and reschedules it, honouring the platform's retry_after.
+
+Once the platform has the message, the outbox write that follows is retried in place: a row
+left in `sending` would never be sent again, and sending it again would duplicate it. If the
+database stays away, `SentNotRecorded` carries the platform's receipt to the job's retry, which
+records it (`deliver(..., sent=...)`) instead of sending.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
-from core.errors import PermanentDeliveryError, RateLimited, TransientDeliveryError
+from core.errors import (
+    PermanentDeliveryError,
+    RateLimited,
+    SentNotRecorded,
+    TransientDeliveryError,
+    TransientStoreError,
+)
 from core.feedback import ASK_KEY, ASKED, PROMPT_KEY
-from core.messages import OutboundMessage
+from core.messages import Delivered, OutboundMessage
 from core.ports import ChannelSender, JobQueue, Locks, Store
 from core.records import Outbound
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_ATTEMPTS = 8
+RECORD_ATTEMPTS = 6  # outbox writes after a send: about 6 s of backoff, enough for a reconnect
 
 
 def as_message(row: Outbound) -> OutboundMessage:
@@ -49,8 +64,13 @@ class Delivery:
         self._locks = locks
         self._senders = senders
 
-    async def deliver(self, outbound_id: int) -> int:
-        """Send what is due in this row's conversation; returns the number of rows sent."""
+    async def deliver(self, outbound_id: int, *, sent: Delivered | None = None) -> int:
+        """Send what is due in this row's conversation; returns the number of rows sent.
+
+        `sent` is the receipt of an earlier run that sent this row but could not record it.
+        """
+        if sent is not None:
+            await self._record(lambda: self._store.mark_sent(outbound_id, sent))
         row = await self._store.get_outbound(outbound_id)
         sent = 0
         async with self._locks.hold(f"delivery:{row.conversation_id}", timeout=120):
@@ -79,27 +99,43 @@ class Delivery:
         try:
             delivered = await sender.send(as_message(row))
         except RateLimited as exc:
-            await self._store.mark_retry(row.id, str(exc), delay=exc.retry_after)
+            await self._record(lambda: self._store.mark_retry(row.id, str(exc), delay=exc.retry_after))
             self._jobs.enqueue_delivery(row.id, delay=exc.retry_after)
             return "later"
         except TransientDeliveryError as exc:
             return await self._retry_later(row, exc)
         except PermanentDeliveryError as exc:
-            await self._store.mark_failed(row.id, exc.reason)
+            await self._record(lambda: self._store.mark_failed(row.id, exc.reason))
             return "failed"
         except Exception as exc:
             # A bug or an unmapped SDK error must not strand the row in `sending`: treat it as
             # transient, so it is retried with backoff and dead-lettered if it keeps failing.
             log.exception("sending outbound %s on %s failed unexpectedly", row.id, row.channel)
             return await self._retry_later(row, TransientDeliveryError(row.channel, f"{type(exc).__name__}: {exc}"))
-        await self._store.mark_sent(row.id, delivered)
+        try:
+            await self._record(lambda: self._store.mark_sent(row.id, delivered))
+        except TransientStoreError as exc:
+            raise SentNotRecorded(row.id, delivered.platform_message_id, exc) from exc
         return "sent"
+
+    async def _record(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Run an outbox write that must not be lost, retrying a passing database failure in place."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                return await write()
+            except TransientStoreError as exc:
+                if attempt + 1 == RECORD_ATTEMPTS:
+                    raise
+                log.warning("outbox write failed (%s); retrying", exc.reason)
+                await asyncio.sleep(backoff(attempt, base=0.1, cap=2.0) + 0.05)
+        raise AssertionError("unreachable")
 
     async def _retry_later(self, row: Outbound, exc: TransientDeliveryError) -> str:
         if row.attempts + 1 >= MAX_ATTEMPTS:
-            await self._store.mark_failed(row.id, f"gave up after {MAX_ATTEMPTS} attempts: {exc.reason}")
+            reason = f"gave up after {MAX_ATTEMPTS} attempts: {exc.reason}"
+            await self._record(lambda: self._store.mark_failed(row.id, reason))
             return "failed"
         delay = backoff(row.attempts)
-        await self._store.mark_retry(row.id, str(exc), delay=delay)
+        await self._record(lambda: self._store.mark_retry(row.id, str(exc), delay=delay))
         self._jobs.enqueue_delivery(row.id, delay=delay)
         return "later"
