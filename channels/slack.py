@@ -37,6 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from channels.retry_after import retry_after_seconds
 from channels.shaping import with_source
 from channels.slack_payload import event_envelope
 from channels.slack_format import MAX_CHUNK_CHARS, escape_mrkdwn, plain_text, split_escaped
@@ -371,10 +372,7 @@ def delivery_error(exc: SlackApiError) -> DeliveryError:
 def retry_after_of(response: Any) -> float:
     headers = getattr(response, "headers", None) or {}
     raw = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(0.0, float(raw))
-    except (TypeError, ValueError):
-        return 1.0
+    return retry_after_seconds(raw, default=1.0)
 
 
 def make_client(config: SlackConfig) -> AsyncWebClient:
