@@ -150,6 +150,23 @@ async def test_a_send_the_database_missed_is_recorded_by_the_retry_not_resent(tm
     assert len(channel.sent) == 1 and row.status == OutboxStatus.SENT
 
 
+async def test_the_in_process_runner_hands_the_receipt_to_its_retry(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from workers.inprocess import InProcessJobs
+
+    store, delivery, channel, outbound_id, engine = await one_reply(tmp_path, failures=RECORD_ATTEMPTS)
+    jobs = InProcessJobs()
+    jobs.bind(SimpleNamespace(delivery=delivery))  # type: ignore[arg-type]
+    try:
+        jobs.enqueue_delivery(outbound_id)
+        await jobs.drain(timeout=30)
+        row = await store.get_outbound(outbound_id)
+    finally:
+        await engine.dispose()
+    assert len(channel.sent) == 1 and row.status == OutboxStatus.SENT and store.failures == 0
+
+
 # --- the whole system, connections killed under the running jobs -----------------------------
 
 
