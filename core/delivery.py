@@ -7,7 +7,8 @@ so two workers never send the same row; a rate limit or transient failure stops 
 Once the platform has the message, the outbox write that follows is retried in place: a row
 left in `sending` would never be sent again, and sending it again would duplicate it. If the
 database stays away, `SentNotRecorded` carries the platform's receipt to the job's retry, which
-records it (`deliver(..., sent=...)`) instead of sending.
+records it (`deliver(..., sent=...)`) instead of sending. A claim that fails the same way is
+checked against the row (`_claim`), so a committed claim is not left behind in `sending`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from core.errors import (
 from core.feedback import ASK_KEY, ASKED, PROMPT_KEY
 from core.messages import Delivered, OutboundMessage
 from core.ports import ChannelSender, JobQueue, Locks, Store
-from core.records import Outbound
+from core.records import Outbound, OutboxStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,7 +95,7 @@ class Delivery:
         if sender is None:
             await self._store.mark_failed(row.id, f"channel {row.channel!r} is not configured")
             return "failed"
-        if not await self._store.mark_sending(row.id):
+        if not await self._claim(row.id):
             return "skipped"
         try:
             delivered = await sender.send(as_message(row))
@@ -117,6 +118,24 @@ class Delivery:
         except TransientStoreError as exc:
             raise SentNotRecorded(row.id, delivered.platform_message_id, exc) from exc
         return "sent"
+
+    async def _claim(self, outbound_id: int) -> bool:
+        """pending → sending, surviving a commit whose acknowledgement was lost with the connection.
+
+        Under this conversation's delivery lock nobody else claims its rows, so a row found in
+        `sending` after a failed claim was claimed by us; one still `pending` is claimed again.
+        """
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                return await self._store.mark_sending(outbound_id)
+            except TransientStoreError:
+                if attempt + 1 == RECORD_ATTEMPTS:
+                    raise
+            await asyncio.sleep(backoff(attempt, base=0.1, cap=2.0) + 0.05)
+            status = (await self._record(lambda: self._store.get_outbound(outbound_id))).status
+            if status != OutboxStatus.PENDING:
+                return status == OutboxStatus.SENDING
+        raise AssertionError("unreachable")
 
     async def _record(self, write: Callable[[], Awaitable[T]]) -> T:
         """Run an outbox write that must not be lost, retrying a passing database failure in place."""

@@ -108,6 +108,23 @@ class ForgetfulStore(SqlStore):
         await super().mark_sent(outbound_id, delivered)
 
 
+class ClaimLosingStore(SqlStore):
+    """A store whose first `mark_sending` loses the connection, after committing or before."""
+
+    def __init__(self, *args: Any, committed: bool) -> None:
+        super().__init__(*args)
+        self.committed = committed
+        self.lost = False
+
+    async def mark_sending(self, outbound_id: int) -> bool:
+        if self.lost:
+            return await super().mark_sending(outbound_id)
+        self.lost = True
+        if self.committed:
+            await super().mark_sending(outbound_id)
+        raise TransientStoreError("connection lost")
+
+
 class NoJobs:
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
         raise AssertionError(f"outbound {outbound_id} was rescheduled")
@@ -148,6 +165,24 @@ async def test_a_send_the_database_missed_is_recorded_by_the_retry_not_resent(tm
         await engine.dispose()
     assert raised.value.outbound_id == outbound_id and receipt.platform_message_id == f"test-{outbound_id}"
     assert len(channel.sent) == 1 and row.status == OutboxStatus.SENT
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["claim-committed", "claim-lost"])
+async def test_a_claim_whose_answer_was_lost_is_sent_once(tmp_path: Path, committed: bool) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/c.db"
+    upgrade(url)
+    engine = make_engine(url)
+    store = ClaimLosingStore(make_sessions(engine), committed=committed)
+    try:
+        message_id, _ = await store.save_inbound(inbound("hi", message_id="c1"))
+        outbound_id = await store.record_reply(message_id, Reply("hello", "en", ReplySource.EXTRACTIVE))
+        channel = RecordingChannel()
+        delivery = Delivery(store, NoJobs(), MemoryLocks(), {channel.name: channel})  # type: ignore[arg-type]
+        assert await delivery.deliver(outbound_id) == 1
+        row = await store.get_outbound(outbound_id)
+    finally:
+        await engine.dispose()
+    assert store.lost and len(channel.sent) == 1 and row.status == OutboxStatus.SENT
 
 
 async def test_the_in_process_runner_hands_the_receipt_to_its_retry(tmp_path: Path) -> None:
