@@ -7,7 +7,7 @@ so two workers never send the same row; a rate limit or transient failure stops 
 Once the platform has the message, the outbox write that follows is retried in place: a row
 left in `sending` would never be sent again, and sending it again would duplicate it. If the
 database stays away, `SentNotRecorded` carries the platform's receipt to the job's retry, which
-records it (`deliver(..., sent=...)`) instead of sending. A claim that fails the same way is
+records it (`deliver(..., receipt=...)`) instead of sending. A claim that fails the same way is
 checked against the row (`_claim`), so a committed claim is not left behind in `sending`.
 """
 
@@ -58,6 +58,11 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
+async def pause(attempt: int) -> None:
+    """The short wait between in-place outbox writes: a reconnect takes tens of milliseconds."""
+    await asyncio.sleep(backoff(attempt, base=0.1, cap=2.0) + 0.05)
+
+
 class Delivery:
     def __init__(self, store: Store, jobs: JobQueue, locks: Locks, senders: Mapping[str, ChannelSender]) -> None:
         self._store = store
@@ -65,13 +70,14 @@ class Delivery:
         self._locks = locks
         self._senders = senders
 
-    async def deliver(self, outbound_id: int, *, sent: Delivered | None = None) -> int:
+    async def deliver(self, outbound_id: int, *, receipt: Delivered | None = None) -> int:
         """Send what is due in this row's conversation; returns the number of rows sent.
 
-        `sent` is the receipt of an earlier run that sent this row but could not record it.
+        `receipt` is what the platform answered an earlier run that sent this row but could not
+        record it: it is recorded, and the row is not sent again.
         """
-        if sent is not None:
-            await self._record(lambda: self._store.mark_sent(outbound_id, sent))
+        if receipt is not None:
+            await self._record(lambda: self._store.mark_sent(outbound_id, receipt))
         row = await self._store.get_outbound(outbound_id)
         sent = 0
         async with self._locks.hold(f"delivery:{row.conversation_id}", timeout=120):
@@ -131,7 +137,7 @@ class Delivery:
             except TransientStoreError:
                 if attempt + 1 == RECORD_ATTEMPTS:
                     raise
-            await asyncio.sleep(backoff(attempt, base=0.1, cap=2.0) + 0.05)
+            await pause(attempt)
             status = (await self._record(lambda: self._store.get_outbound(outbound_id))).status
             if status != OutboxStatus.PENDING:
                 return status == OutboxStatus.SENDING
@@ -146,7 +152,7 @@ class Delivery:
                 if attempt + 1 == RECORD_ATTEMPTS:
                     raise
                 log.warning("outbox write failed (%s); retrying", exc.reason)
-                await asyncio.sleep(backoff(attempt, base=0.1, cap=2.0) + 0.05)
+                await pause(attempt)
         raise AssertionError("unreachable")
 
     async def _retry_later(self, row: Outbound, exc: TransientDeliveryError) -> str:

@@ -159,7 +159,7 @@ async def test_a_send_the_database_missed_is_recorded_by_the_retry_not_resent(tm
             await delivery.deliver(outbound_id)
         assert (await store.get_outbound(outbound_id)).status == OutboxStatus.SENDING
         receipt = Delivered(raised.value.platform_message_id)
-        assert await delivery.deliver(outbound_id, sent=receipt) == 0
+        assert await delivery.deliver(outbound_id, receipt=receipt) == 0
         row = await store.get_outbound(outbound_id)
     finally:
         await engine.dispose()
