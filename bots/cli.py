@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import ConfigError
+from core.errors import ConfigError, TransientStoreError
 from infra.logging import configure_logging
 from infra.settings import Settings, load_settings
 
@@ -140,7 +140,7 @@ def _database_errors_as_a_line(settings: Settings, run: Callable[[], int]) -> in
 
     try:
         return run()
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, TransientStoreError, OSError) as exc:
         reason = getattr(exc, "orig", None) or exc
         print(
             f"csbot: cannot read the database at {_safe_url(settings.database_url)}: {reason} "

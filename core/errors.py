@@ -46,6 +46,27 @@ class LockTimeout(CsbotError):
         super().__init__(f"lock {key!r} still held after {waited:g}s")
 
 
+class TransientStoreError(CsbotError):
+    """The database failed in a way that passes: the connection was lost, or PostgreSQL aborted the
+    transaction (serialization failure, deadlock). Nothing was committed, so the job that met it is
+    safe to run again; jobs retry it with backoff. `sqlstate` is PostgreSQL's code when there is one."""
+
+    def __init__(self, reason: str, *, sqlstate: str | None = None) -> None:
+        self.reason = reason
+        self.sqlstate = sqlstate
+        super().__init__(f"database: {reason}" + (f" (SQLSTATE {sqlstate})" if sqlstate else ""))
+
+
+class SentNotRecorded(TransientStoreError):
+    """The platform accepted outbound `outbound_id` (as `platform_message_id`) but the database
+    would not record it. Whoever retries must record this receipt, never send the row again."""
+
+    def __init__(self, outbound_id: int, platform_message_id: str, cause: TransientStoreError) -> None:
+        self.outbound_id = outbound_id
+        self.platform_message_id = platform_message_id
+        super().__init__(f"outbound {outbound_id} was sent but not marked sent: {cause.reason}", sqlstate=cause.sqlstate)
+
+
 # --- the LLM server -------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """In-process jobs: with no Redis, the same job coroutines run as background asyncio tasks.
 
-Retries mirror the Celery tasks' policy (a busy conversation lock is retried with backoff),
-so behaviour does not depend on which runner is configured.
+Retries mirror the Celery tasks' policy (a busy conversation lock or a passing database
+failure is retried with backoff), so behaviour does not depend on which runner is configured.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
-from core.errors import LockTimeout, NotFound
+from core.errors import LockTimeout, NotFound, SentNotRecorded, TransientStoreError
 from core.services import Services
 from workers import jobs
 
@@ -64,7 +64,10 @@ class InProcessJobs:
             try:
                 await job(self._services)
                 return
-            except LockTimeout:
+            except SentNotRecorded as exc:
+                job = _record_receipt(exc)
+                await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))
+            except (LockTimeout, TransientStoreError):
                 await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))
             except NotFound:
                 log.warning("job %s: record gone, dropped", name)
@@ -72,7 +75,7 @@ class InProcessJobs:
             except Exception:
                 log.exception("job %s failed", name)
                 return
-        log.error("job %s: conversation stayed locked after %d retries", name, MAX_RETRIES)
+        log.error("job %s: conversation stayed locked or database unavailable after %d retries", name, MAX_RETRIES)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait for every job (and the jobs they enqueue) to finish."""
@@ -81,3 +84,8 @@ class InProcessJobs:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
         await asyncio.wait_for(settle(), timeout)
+
+
+def _record_receipt(sent: SentNotRecorded) -> Callable[[Services], Awaitable[int]]:
+    """The retry of a delivery whose send went through: it records the receipt, never re-sends."""
+    return lambda s: jobs.deliver(s, sent.outbound_id, sent.platform_message_id)

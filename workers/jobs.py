@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.messages import Delivered
 from core.services import Services
 
 
@@ -9,8 +10,10 @@ async def process_inbound(services: Services, message_id: int) -> int:
     return await services.turns.process(message_id)
 
 
-async def deliver(services: Services, outbound_id: int) -> int:
-    return await services.delivery.deliver(outbound_id)
+async def deliver(services: Services, outbound_id: int, sent_as: str | None = None) -> int:
+    """`sent_as`: the platform id of a send an earlier run made but could not record."""
+    receipt = Delivered(platform_message_id=sent_as) if sent_as is not None else None
+    return await services.delivery.deliver(outbound_id, receipt=receipt)
 
 
 async def desk_sync(services: Services, handoff_id: int) -> int:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from core.errors import LockTimeout, NotFound
+from core.errors import LockTimeout, NotFound, SentNotRecorded, TransientStoreError
 from workers import bridge, jobs
 from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PROCESS_INBOUND, RETENTION, RETRAIN, SWEEP
 
 log = logging.getLogger(__name__)
 
 _RETRY = {
-    "autoretry_for": (LockTimeout, ConnectionError, OSError),
+    "autoretry_for": (LockTimeout, TransientStoreError, ConnectionError, OSError),
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "retry_jitter": True,
@@ -25,15 +25,26 @@ _RETRY = {
 def process_inbound(message_id: int) -> int:
     try:
         return bridge.run(lambda services: jobs.process_inbound(services, message_id))
+    except SentNotRecorded as exc:
+        # The turn sent its reply from this job but could not record it; running the turn again
+        # would find the message answered and leave the row in `sending`. The delivery job
+        # records the receipt instead (and never sends the row again).
+        deliver.apply_async(args=(exc.outbound_id,), kwargs={"sent_as": exc.platform_message_id}, countdown=1)
+        return 1
     except NotFound:
         log.warning("process_inbound: message %s does not exist; dropped", message_id)
         return 0
 
 
-@shared_task(name=DELIVER, **_RETRY)
-def deliver(outbound_id: int) -> int:
+@shared_task(name=DELIVER, bind=True, **_RETRY)
+def deliver(self: Task, outbound_id: int, sent_as: str | None = None) -> int:
     try:
-        return bridge.run(lambda services: jobs.deliver(services, outbound_id))
+        return bridge.run(lambda services: jobs.deliver(services, outbound_id, sent_as))
+    except SentNotRecorded as exc:
+        # The drain may have sent a later row than the one named: the retry names the row that was
+        # sent and carries its receipt, so it records the send instead of repeating it.
+        countdown = min(_RETRY["retry_backoff_max"], 2**self.request.retries)
+        raise self.retry(args=(exc.outbound_id,), kwargs={"sent_as": exc.platform_message_id}, exc=exc, countdown=countdown)
     except NotFound:
         log.warning("deliver: outbound %s does not exist; dropped", outbound_id)
         return 0

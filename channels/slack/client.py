@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels.retry_after import retry_after_seconds
 from channels.slack.config import SlackConfig
 from channels.slack.spec import NAME
 from core.errors import DeliveryError, PermanentDeliveryError, RateLimited, TransientDeliveryError
@@ -52,10 +53,7 @@ def delivery_error(exc: SlackApiError) -> DeliveryError:
 def retry_after_of(response: Any) -> float:
     headers = getattr(response, "headers", None) or {}
     raw = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(0.0, float(raw))
-    except (TypeError, ValueError):
-        return 1.0
+    return retry_after_seconds(raw, default=1.0)
 
 
 def make_client(config: SlackConfig) -> AsyncWebClient:

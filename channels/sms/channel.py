@@ -18,11 +18,13 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
@@ -34,6 +36,7 @@ from core.messages import ContentKind, Delivered, InboundMessage, OutboundMessag
 from core.optouts import OptOuts
 from core.ports import RateLimiter
 from channels.http import WebRequest, WebResponse
+from channels.retry_after import retry_after_seconds
 from channels.sms.spec import CAPABILITIES, NAME, STATUS_PATH
 from channels.sms.payload import IncomingSms, StatusCallback, check_form
 from core.sanitize import clean_text
@@ -74,7 +77,7 @@ class SmsConfig:
     per_recipient_burst: int = 2
     sender_per_second: float = 1.0  # a US long code sends about one segment a second
     sender_burst: int = 10  # Twilio queues beyond that; the budget only keeps the queue short
-    rate_limit_retry_after: float = 1.0  # 20429 carries no wait; the request was never processed
+    rate_limit_retry_after: float = 1.0  # the wait when a 429 or 20429 carries no Retry-After
     timeout: float = 15.0
     status_callbacks: bool = True
 
@@ -317,7 +320,7 @@ class SmsChannel:
     async def _create(self, to: str, body: str) -> str:
         """One REST call, no SDK retries (a timed-out create may have been accepted; delivery
         decides about retrying). A fresh HTTP session per send keeps it on the current loop."""
-        http = AsyncTwilioHttpClient(timeout=None, max_retries=None)
+        http = RetryAfterHttpClient(timeout=None, max_retries=None)
         client = Client(self.config.account_sid, self.config.auth_token, http_client=http)
         if self.config.api_url:
             client.api.base_url = self.config.api_url.rstrip("/")
@@ -327,19 +330,20 @@ class SmsChannel:
             async with asyncio.timeout(self.config.timeout):
                 created = await client.messages.create_async(to=to, from_=self.sender_for(to), body=body, **kwargs)
         except TwilioException as exc:
-            raise await self._delivery_error(exc, to) from exc
+            raise await self._delivery_error(exc, to, http.retry_after) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientDeliveryError(NAME, f"network: {type(exc).__name__}") from exc
         finally:
             await http.close()
         return str(created.sid)
 
-    async def _delivery_error(self, exc: TwilioException, to: str) -> Exception:
+    async def _delivery_error(self, exc: TwilioException, to: str, retry_after: str | None = None) -> Exception:
         status = int(getattr(exc, "status", 0) or 0)
         code = int(getattr(exc, "code", 0) or 0)
         detail = str(getattr(exc, "msg", "") or getattr(exc, "title", "") or type(exc).__name__)
         if status == 429 or code == TOO_MANY_REQUESTS_CODE:
-            return RateLimited(NAME, self.config.rate_limit_retry_after, f"twilio {code or status}")
+            wait = retry_after_seconds(retry_after, default=self.config.rate_limit_retry_after)
+            return RateLimited(NAME, wait, f"twilio {code or status}")
         if code == OPTED_OUT_CODE:
             await self._optouts.opt_out(NAME, to, reason=str(OPTED_OUT_CODE))
             return PermanentDeliveryError(NAME, f"recipient opted out (twilio {OPTED_OUT_CODE})")
@@ -350,3 +354,15 @@ class SmsChannel:
         if status >= 500 or status == 0:
             return TransientDeliveryError(NAME, f"twilio {status}: {detail}")
         return PermanentDeliveryError(NAME, f"twilio {status} error {code}: {detail}")
+
+
+class RetryAfterHttpClient(AsyncTwilioHttpClient):
+    """twilio-python's HTTP client, remembering the last response's `Retry-After`: a 429 may say
+    how long to wait, and `TwilioRestException` keeps the status and code but drops the headers."""
+
+    retry_after: str | None = None
+
+    async def request(self, *args: Any, **kwargs: Any) -> TwilioResponse:
+        response = await super().request(*args, **kwargs)
+        self.retry_after = (response.headers or {}).get("Retry-After")
+        return response

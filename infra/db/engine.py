@@ -8,10 +8,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from infra.db.faults import translate_faults
+
 
 def make_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
     """An engine for `url`. SQLite gets WAL and a busy timeout so a worker and the web app can share
-    the file; `pooled=False` suits processes that open an event loop per job."""
+    the file; `pooled=False` suits processes that open an event loop per job. Failures that pass
+    (lost connection, deadlock, ...) surface as `TransientStoreError` (see `infra.db.faults`)."""
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
@@ -23,6 +26,7 @@ def make_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
         # re-delivers (nothing was stored or acked), and recycling retires old connections.
         kwargs["pool_recycle"] = 1800
     engine = create_async_engine(url, **kwargs)
+    translate_faults(engine)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

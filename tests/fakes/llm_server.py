@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ class Behaviour:
     error_type: str = ""
     delay: float = 0.0
     text: str | None = None
+    before: Callable[[], None] | None = None  # run (in a thread) first: a fault that lands mid-turn
 
 
 @dataclass
@@ -73,6 +75,8 @@ class FakeLLMServer:
         payload = await request.json()
         self.requests.append(payload)
         behaviour = self.script.popleft() if self.script else self.default
+        if behaviour.before is not None:
+            await asyncio.to_thread(behaviour.before)
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
         if behaviour.kind == "status":

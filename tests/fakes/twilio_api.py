@@ -49,6 +49,7 @@ class _Failure:
     status: int
     code: int
     message: str
+    retry_after: int | None = None  # seconds, sent as a Retry-After header
 
 
 def signed_form(auth_token: str, url: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
@@ -78,12 +79,14 @@ class FakeTwilioAPI(ThreadedServer):
 
     # --- scripting ---------------------------------------------------------------------------
 
-    def fail_next(self, times: int = 1, *, status: int, code: int, message: str) -> None:
+    def fail_next(self, times: int = 1, *, status: int, code: int, message: str, retry_after: int | None = None) -> None:
+        """The next `times` authorized calls get this error (5xx: a Twilio-side failure) and are not processed."""
         with self._lock:
-            self._failures.extend(_Failure(status, code, message) for _ in range(times))
+            self._failures.extend(_Failure(status, code, message, retry_after) for _ in range(times))
 
-    def too_many_requests(self, times: int = 1) -> None:
-        self.fail_next(times, status=429, code=20429, message="Too Many Requests")
+    def too_many_requests(self, times: int = 1, *, retry_after: int | None = None) -> None:
+        """429/20429; with `retry_after`, also the `Retry-After` header an edge in front may add."""
+        self.fail_next(times, status=429, code=20429, message="Too Many Requests", retry_after=retry_after)
 
     def unsubscribe(self, address: str) -> None:
         """The recipient texted STOP to Twilio: sends to it fail with 21610 until START."""
@@ -120,7 +123,10 @@ class FakeTwilioAPI(ThreadedServer):
         if not authorized:
             return _error(401, 20003, "Authenticate")
         if failure is not None:
-            return _error(failure.status, failure.code, failure.message)
+            response = _error(failure.status, failure.code, failure.message)
+            if failure.retry_after is not None:
+                response.headers["Retry-After"] = str(failure.retry_after)
+            return response
         to, sender, body = params.get("To", ""), params.get("From", ""), params.get("Body", "")
         if not _ADDRESS.match(to):
             return _error(400, 21211, f"The 'To' number {to} is not a valid phone number.")

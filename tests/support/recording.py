@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from channels.spec import Capabilities
@@ -21,6 +22,7 @@ class RecordingChannel:
     sent: list[OutboundMessage] = field(default_factory=list)
     failures: deque[Exception] = field(default_factory=deque)
     send_times: list[float] = field(default_factory=list)
+    after_send: deque[Callable[[], None]] = field(default_factory=deque)  # one-shot, once "accepted"
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
     async def send(self, message: OutboundMessage) -> Delivered:
@@ -30,6 +32,9 @@ class RecordingChannel:
             self.sent.append(message)
             self.send_times.append(time.monotonic())
             self._lock.notify_all()
+            hook = self.after_send.popleft() if self.after_send else None
+        if hook is not None:
+            hook()
         return Delivered(platform_message_id=f"test-{message.id}")
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[OutboundMessage]:
