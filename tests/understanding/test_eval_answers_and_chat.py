@@ -24,10 +24,28 @@ def test_eval_answers_prints_progress_on_stderr_and_one_json_line_last(tmp_path:
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1
     report = json.loads(lines[-1])
-    assert list(report) == ["top1", "abstain", "followups", "small_talk", "n"]
+    assert list(report) == ["top1", "abstain", "followups", "small_talk", "n", "languages"]
     assert report["n"] == 5 and report["small_talk"] == 1.0 and report["abstain"] == 1.0
     assert report["followups"] == 1.0  # no follow-up cases: nothing failed
     assert 0.0 <= report["top1"] <= 1.0
+    assert report["languages"]["en"]["n"] == 4 and report["languages"]["zh"]["n"] == 1
+    assert report["languages"]["zh"]["small_talk"] == 1.0
+
+
+def test_eval_answers_scores_each_language_on_its_own_cases() -> None:
+    from bots.answer_eval import Case, Outcome, score, summary_lines
+
+    def outcome(text: str, passed: bool) -> Outcome:
+        return Outcome(Case(turns=[text], expect={"article": "x"}), passed, "x" if passed else "abstain")
+
+    report = score([outcome("lost my card", True), outcome("card gone", False), outcome("我的卡丢了", True)])
+    assert report["top1"] == round(2 / 3, 4)
+    assert report["languages"] == {
+        "en": {"top1": 0.5, "abstain": 1.0, "followups": 1.0, "small_talk": 1.0, "n": 2},
+        "zh": {"top1": 1.0, "abstain": 1.0, "followups": 1.0, "small_talk": 1.0, "n": 1},
+    }
+    assert summary_lines(report)[0] == "top1 0.667 (en 0.500, zh 1.000)"
+    assert summary_lines(report)[-1] == "n 3 (en 2, zh 1)"
 
 
 def test_eval_answers_names_the_case_at_fault(tmp_path: Path) -> None:
