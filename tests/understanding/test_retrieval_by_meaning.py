@@ -99,3 +99,12 @@ async def test_small_talk_gets_a_short_social_reply_never_an_article(engine: Con
 async def test_a_question_that_opens_with_a_greeting_is_still_answered(engine: ConversationEngine) -> None:
     reply = await say(engine, "hi, I dropped my card on the bus yesterday")
     assert article_of(engine, reply) == "lost-stolen-card"
+
+
+def test_a_follow_up_is_searched_as_one_question_with_the_message_it_leans_on(hybrid_index: KnowledgeIndex) -> None:
+    first, then = "I want to send money to my sister in Canada", "how much does that cost?"
+    followed = hybrid_index.search(then, context=first)
+    joined = hybrid_index.search(f"{first} {then}")
+    assert [(p.article.slug, round(p.score, 6)) for p in followed] == [(p.article.slug, round(p.score, 6)) for p in joined]
+    assert followed[0].article.slug == "transfer-international"
+    assert hybrid_index.search(then)[0].article.slug != "transfer-international"
