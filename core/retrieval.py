@@ -24,10 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
-
 from core.embedding_cache import EmbeddingCache, KnowledgeText, TextRole
 from core.knowledge import Article
+from core.lexical_index import TfidfIndex
 
 LEXICAL_WEIGHT = 0.25  # chosen on the dev cases (bots/acme_bank/eval/dev.yaml)
 
@@ -102,13 +101,11 @@ class Retriever:
 
     def __init__(self, articles: Sequence[Article], *, embeddings: EmbeddingCache | None = None) -> None:
         self._articles = list(articles)
-        self._vectorizer = TfidfVectorizer(analyzer=tokenize, sublinear_tf=True, norm="l2")
         self._dense = _DenseIndex(self._articles, embeddings) if embeddings is not None and self._articles else None
         slugs = sorted({a.slug for a in self._articles})
         self._slugs = slugs
         self._slug_of = np.asarray([slugs.index(a.slug) for a in self._articles], dtype=np.intp)
-        if self._articles:
-            self._matrix = self._vectorizer.fit_transform(a.searchable for a in self._articles)
+        self._lexical = TfidfIndex(tokenize, (a.searchable for a in self._articles))
 
     @property
     def articles(self) -> list[Article]:
@@ -156,7 +153,7 @@ class Retriever:
 
     def _scores(self, query: str, vector: NDArray[np.float32] | None) -> NDArray[np.float64]:
         lexical = (
-            (self._matrix @ self._vectorizer.transform([query]).T).toarray().ravel()
+            (self._lexical.matrix @ self._lexical.transform(query).T).toarray().ravel()
             if tokenize(query)
             else np.zeros(len(self._articles))
         )

@@ -18,16 +18,18 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from core.botdef import BOT_FILE, LoadedBot
 from core.errors import ConfigError
 from core.learning.model_card import ModelCard
 from core.learning.ports import CurrentModel
-from core.learning.training import TrainedModel
 from core.nlu.errors import ModelFileError
 from core.nlu.intents import IntentModel
 from core.nlu.model_file import read_model_and_metadata
+
+if TYPE_CHECKING:  # training brings scikit-learn, which a serving process need not import
+    from core.learning.training import TrainedModel
 
 log = logging.getLogger(__name__)
 
