@@ -13,7 +13,8 @@ A case is a short conversation and what the bot's last reply must do:
 bot's real engine and escalation policy (embedded responder, no LLM server, no database), one
 turn after another with the history a channel would keep. Scores are shares of the cases of
 each kind: `top1` (single questions), `followups` (article cases of more than one turn),
-`abstain` (out-of-KB) and `small_talk`.
+`abstain` (out-of-KB) and `small_talk`, overall and per language (`languages`), since a bot can
+be good in one language and poor in the other while the overall share hides it.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from core.engine import ConversationEngine, TurnContext
 from core.errors import ConfigError
 from core.extractive import ExtractiveResponder
 from core.messages import ContentKind
+from core.nlu.language import detect_language
 from core.policy import Policy
 from core.records import InboundStatus, Role, StoredMessage, Turn
 from core.reply import Reply
 from core.small_talk import SmallTalk
 
 Kind = Literal["top1", "followups", "abstain", "small_talk", "escalate"]
+SCORED_KINDS: tuple[Kind, ...] = ("top1", "abstain", "followups", "small_talk")
 
 
 class Expectation(BaseModel):
@@ -71,6 +74,11 @@ class Case(BaseModel):
         if self.expect.article is not None:
             return "followups" if len(self.turns) > 1 else "top1"
         return "abstain" if self.expect.abstain else "small_talk" if self.expect.small_talk else "escalate"
+
+    @property
+    def language(self) -> str:
+        """The language the case is written in: `expect.language`, else that of its last turn."""
+        return self.expect.language or detect_language(self.turns[-1])
 
 
 class CaseFile(BaseModel):
@@ -142,18 +150,43 @@ class AnswerJudge:
         return "escalate" if escalated else "abstain"
 
 
-def score(outcomes: list[Outcome]) -> dict[str, float | int]:
-    """The JSON line: the share passed per kind (1.0 for a kind without cases) and `n`."""
-    result: dict[str, float | int] = {}
-    for kind in ("top1", "abstain", "followups", "small_talk"):
-        of_kind = [o.passed for o in outcomes if o.case.kind == kind]
-        result[kind] = round(sum(of_kind) / len(of_kind), 4) if of_kind else 1.0
-    result["n"] = len(outcomes)
+def score(outcomes: list[Outcome]) -> dict[str, object]:
+    """The JSON line: the share passed per kind (1.0 for a kind without cases), `n`, and the same
+    per language under `languages`."""
+    result: dict[str, object] = {**_shares(outcomes), "n": len(outcomes)}
+    languages = sorted({o.case.language for o in outcomes})
+    result["languages"] = {
+        lang: {**_shares(of_lang), "n": len(of_lang)}
+        for lang in languages
+        if (of_lang := [o for o in outcomes if o.case.language == lang])
+    }
     return result
 
 
+def _shares(outcomes: list[Outcome]) -> dict[str, float]:
+    shares: dict[str, float] = {}
+    for kind in SCORED_KINDS:
+        of_kind = [o.passed for o in outcomes if o.case.kind == kind]
+        shares[kind] = round(sum(of_kind) / len(of_kind), 4) if of_kind else 1.0
+    return shares
+
+
+def summary_lines(result: dict[str, object]) -> list[str]:
+    """One stderr line per metric, overall then per language: "top1 0.80 (en 0.69, zh 0.91)"."""
+    languages: dict[str, dict[str, float]] = result["languages"]  # type: ignore[assignment]
+    lines = []
+    for kind in (*SCORED_KINDS, "n"):
+        per_language = ", ".join(f"{lang} {_number(shares[kind])}" for lang, shares in languages.items())
+        lines.append(f"{kind} {_number(result[kind])} ({per_language})")  # type: ignore[arg-type]
+    return lines
+
+
+def _number(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
 def evaluate_answers(bot: LoadedBot, path: Path, progress: Callable[[str], None], *,
-                     database_url: str) -> dict[str, float | int]:
+                     database_url: str) -> dict[str, object]:
     """Score the bot (with the intent model installed in `database_url`) on the cases in `path`."""
     cases = load_cases(path)
     progress(f"loading {bot.definition.name} and its knowledge base (first run encodes it, later runs read the cache)")
@@ -171,12 +204,15 @@ def evaluate_answers(bot: LoadedBot, path: Path, progress: Callable[[str], None]
                 progress(f"  {number}/{len(cases)} cases")
         return outcomes
 
-    return score(asyncio.run(run()))
+    result = score(asyncio.run(run()))
+    for line in summary_lines(result):
+        progress(line)
+    return result
 
 
 def _expected(case: Case) -> str:
     return case.expect.article or case.kind.replace("_", " ")
 
 
-def print_report(result: dict[str, float | int]) -> None:
+def print_report(result: dict[str, object]) -> None:
     print(json.dumps(result, sort_keys=False))

@@ -25,7 +25,7 @@ def write_knowledge_vectors(bot: LoadedBot, out: TextIO) -> int:
     texts = [t for article in load_articles(bot.knowledge_dir) for t in passage_texts(article)]
     print(f"encoding {len(texts)} knowledge texts with {encoder.name} (reusing {target.name} where unchanged)...", file=out)
     cache = EmbeddingCache(encoder, None, seed=target)
-    cache.passages(texts)
+    cache.vectors(texts)
     cache.write_seed(target)
     print(f"wrote {target} ({cache.encoded} texts encoded, {len(texts) - cache.encoded} reused)", file=out)
     return 0

@@ -31,7 +31,6 @@ from core.knowledge_index import KnowledgeIndex
 from core.nlu.encoders import load_retrieval_encoder
 from core.learning.intent_data import load_intent_data
 from core.learning.schedule import PeriodicRetrain
-from core.learning.training import model_config
 from core.ports import AgentDesk, Generator, JobQueue, KnowledgeStore, Locks
 from core.recovery import Recovery
 from core.services import Services
@@ -98,6 +97,8 @@ def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
 def make_retrain(settings: Settings, bot: LoadedBot, sessions: async_sessionmaker[AsyncSession]) -> PeriodicRetrain:
     """The periodic retrain: the bot's intent files plus the corrections in the database. Off
     when bot.yaml names its model file: that file is someone's deliberate choice."""
+    from core.learning.training import model_config  # brings scikit-learn: only where retraining runs
+
     hours = settings.retrain_interval_hours
     if bot.intent_model_path is not None and hours:
         log.info("periodic retrain off: bot.yaml names the intent model file %s", bot.intent_model_path)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import ConfigError
 
@@ -29,10 +29,18 @@ class Generation(_Strict):
 class Retrieval(_Strict):
     top_k: Annotated[int, Field(ge=1, le=20)] = 3
     min_score: Annotated[float, Field(ge=0.0, le=1.0)] = 0.12
+    # Per-language overrides of `min_score`: an encoder's scores sit on a different level in
+    # each language (E5 rates Chinese text pairs higher, related or not), so one threshold
+    # abstains too often in one language and too rarely in the other.
+    min_score_by_language: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
     # A sentence encoder from core.nlu.encoders (e.g. e5-small) fuses meaning with words; unset,
     # retrieval is lexical only. `min_score` is on the fused scale then: calibrate it with
     # `csbot eval answers`.
     encoder: str | None = None
+
+    def min_score_for(self, language: str) -> float:
+        """The score a passage needs to be answered from, in `language`."""
+        return self.min_score_by_language.get(language, self.min_score)
 
 
 class History(_Strict):
@@ -140,6 +148,13 @@ class BotDefinition(_Strict):
     handoff: Handoff = Handoff()
     privacy: Privacy = Privacy()
     texts: Texts
+
+    @model_validator(mode="after")
+    def _thresholds_for_known_languages(self) -> BotDefinition:
+        unknown = sorted(set(self.retrieval.min_score_by_language) - set(self.languages))
+        if unknown:
+            raise ValueError(f"retrieval.min_score_by_language names {', '.join(unknown)}, not among languages {self.languages}")
+        return self
 
     def text(self, kind: str, language: str) -> str:
         """A fixed text in the customer's language, falling back to English."""

@@ -7,6 +7,11 @@ changed) while everything else is read back, and a document added at run time co
 encoder call for its own texts only. The file is rewritten atomically with the live set only,
 so vectors of removed or edited texts do not pile up.
 
+A text is encoded in one of two roles (`TextRole`): an article's title and body as E5
+passages, its `questions:` as queries, because they are what customers write and E5 compares
+two queries symmetrically ("query: " on both sides), which matches a customer's message to a
+listed question far better than "query: " against "passage: ". The role is part of the key.
+
 A bot may ship a read-only seed (`knowledge_vectors.<encoder>.npz` next to its bot.yaml, float16,
 keyed the same way): a fresh machine then starts at once, and only texts the seed lacks (edited
 since it was written) are encoded. `csbot knowledge vectors` rewrites a bot's seed.
@@ -18,6 +23,8 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +40,21 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "csbot"
 
 
-def _key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+class TextRole(StrEnum):
+    PASSAGE = "passage"  # knowledge as written: titles, bodies
+    QUESTION = "question"  # a question in customers' words: encoded as a query
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeText:
+    text: str
+    role: TextRole = TextRole.PASSAGE
+
+
+def _key(item: KnowledgeText) -> str:
+    # Passages keep their historical key (the text's hash), so existing caches stay valid.
+    prefix = "" if item.role is TextRole.PASSAGE else f"{item.role}\0"
+    return hashlib.sha256(f"{prefix}{item.text}".encode()).hexdigest()
 
 
 class EmbeddingCache:
@@ -56,13 +76,20 @@ class EmbeddingCache:
         return cls(encoder, (folder or default_cache_dir()) / f"{bot}.{encoder.name}.npz", seed)
 
     def passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """One row per text, encoding only those not seen before in this version."""
-        keys = [_key(t) for t in texts]
-        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
-        if missing:
-            rows = self.encoder.encode_passages(list(missing.values()))
-            self._vectors.update(zip(missing, rows, strict=True))
-            self.encoded += len(missing)
+        """One row per title or body; see `vectors`."""
+        return self.vectors([KnowledgeText(t) for t in texts])
+
+    def vectors(self, items: Sequence[KnowledgeText]) -> NDArray[np.float32]:
+        """One row per text in its role, encoding only those not seen before in this version;
+        the texts of this call are the live set kept on disk."""
+        keys = [_key(item) for item in items]
+        missing = {k: item for k, item in zip(keys, items, strict=True) if k not in self._vectors}
+        for role in TextRole:
+            of_role = {k: item.text for k, item in missing.items() if item.role is role}
+            if of_role:
+                encode = self.encoder.encode_queries if role is TextRole.QUESTION else self.encoder.encode_passages
+                self._vectors.update(zip(of_role, encode(list(of_role.values())), strict=True))
+        self.encoded += len(missing)
         live = set(keys)
         self._vectors = {k: v for k, v in self._vectors.items() if k in live}
         if missing or live != self._stored:
@@ -86,10 +113,10 @@ def seed_path(bot_folder: Path, encoder_name: str) -> Path:
     return bot_folder / f"knowledge_vectors.{encoder_name}.npz"
 
 
-def missing_texts(texts: Sequence[str], seed: Path) -> list[str]:
+def missing_texts(items: Sequence[KnowledgeText], seed: Path) -> list[KnowledgeText]:
     """The texts a seed file has no vector for (all of them when there is no seed)."""
     known = _read(seed)
-    return [t for t in texts if _key(t) not in known]
+    return [item for item in items if _key(item) not in known]
 
 
 def _read(path: Path | None) -> dict[str, NDArray[np.float32]]:

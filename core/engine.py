@@ -79,7 +79,7 @@ class ConversationEngine:
         """Passages above `min_score`; a follow-up is searched with the previous customer message."""
         conf = self.bot.retrieval
         hits = self.retriever.search(text, top_k=conf.top_k, language=language, context=context_for(text, history))
-        return [p for p in hits if p.score >= conf.min_score]
+        return [p for p in hits if p.score >= conf.min_score_for(language)]
 
     def reach_person(self, language: str) -> Reply:
         """The honest answer to "get me a person" where no one can join: how to reach one."""

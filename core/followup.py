@@ -1,10 +1,11 @@
 """Follow-ups: a short question, or one that points back ("how much does that cost?", "手续费多少？"),
 is likely about the previous turn's topic, so the previous customer message is searched with it.
 
-Retrieval alone cannot know what "that" is; the conversation does. The previous message's match
-adds to the message's own (`core.retrieval.CONTEXT_WEIGHT`), so the topic carries over while a
-short question on a new topic ("when are you open?") still finds its own article; no model is
-needed, so the embedded path works without an LLM.
+Retrieval alone cannot know what "that" is; the conversation does. The previous message and this
+one are searched as one question (`core.retrieval.Retriever.search`, `context`), the simplest
+rewrite there is: the encoder then reads "that" next to what it stands for, while a short
+question on a new topic ("when are you open?") is not treated as a follow-up at all (it points at
+nothing). No model is needed, so the embedded path works without an LLM.
 """
 
 from __future__ import annotations

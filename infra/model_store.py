@@ -20,19 +20,21 @@ import time
 from collections.abc import Coroutine, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.botdef import LoadedBot
 from core.learning.model_card import ModelCard
 from core.learning.ports import CurrentModel
-from core.learning.training import TrainedModel
 from core.nlu.errors import ModelFileError
 from core.nlu.intents import IntentModel
 from core.nlu.model_file import read_model_and_metadata
 from infra.db.engine import make_engine, make_sessions
 from infra.db.intent_models import SqlIntentModels, model_location
+
+if TYPE_CHECKING:  # training brings scikit-learn, which a serving process need not import
+    from core.learning.training import TrainedModel
 
 log = logging.getLogger(__name__)
 

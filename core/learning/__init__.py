@@ -19,10 +19,23 @@ from core.learning.intent_data import IntentData, load_intent_data
 from core.learning.intent_export import IntentRecord
 from core.learning.model_card import ModelCard
 from core.learning.ports import CurrentModel, IntentModelStore
-from core.learning.retraining import RetrainOutcome, retrain
-from core.learning.scoring import HeldOutScore, held_out_score
-from core.learning.training import TrainedModel, train_intent_model
 from core.learning.transcripts import ConversationLog, LogEntry
+
+# Training, scoring and retraining bring scikit-learn (most of a second to import): they load on
+# first use, so a process that only serves messages never pays for them.
+_LAZY = {
+    "RetrainOutcome": "retraining", "retrain": "retraining",
+    "HeldOutScore": "scoring", "held_out_score": "scoring",
+    "TrainedModel": "training", "train_intent_model": "training",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"core.learning.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'core.learning' has no attribute {name!r}")
 
 __all__ = [
     "ChatExample",

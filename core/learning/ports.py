@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.learning.model_card import ModelCard
-from core.learning.training import TrainedModel
 from core.nlu.intents import IntentModel
+
+if TYPE_CHECKING:  # training brings scikit-learn, which a serving process need not import
+    from core.learning.training import TrainedModel
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from collections.abc import Sequence
 
-from sklearn.metrics import f1_score
 
 from core.nlu.datasets import Example
 from core.nlu.evaluation import predicted_labels
@@ -37,6 +36,8 @@ def held_out_score(model: IntentModel, examples: Sequence[Example], oos_label: s
     """Score ``model`` as ``csbot eval intents`` does (rejections count as out of scope when the data has any)."""
     if not examples:
         return HeldOutScore(0, 0, 0.0)
+    from sklearn.metrics import f1_score  # scoring only: spares serving processes its import
+
     gold = [label for _, label in examples]
     predicted = predicted_labels(
         model, [text for text, _ in examples], score_oos=oos_label in gold, oos_label=oos_label

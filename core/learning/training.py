@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import sklearn
-
 from core.botdef import BotDefinition
 from core.learning.holdout import HoldoutSplit
 from core.learning.model_card import ModelCard
@@ -22,6 +20,7 @@ from core.nlu.datasets import Example
 from core.nlu.evaluation import Progress
 from core.nlu.features import FeatureConfig
 from core.nlu.intents import DEFAULT_OOS_LABEL, IntentModel, IntentModelConfig
+from core.nlu.model_file import SKLEARN_VERSION
 
 Clock = Callable[[], datetime]
 
@@ -81,7 +80,7 @@ def train_intent_model(
         split_seed=split.seed,
         held_out_fraction=split.fraction,
         train_seconds=round(seconds, 2),
-        sklearn_version=sklearn.__version__,
+        sklearn_version=SKLEARN_VERSION,
         data_sha256=data_sha256,
     )
     return TrainedModel(model, card, score)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Final
 from collections.abc import Callable, Sequence
 
-from sklearn.metrics import f1_score
 
 from core.nlu.datasets import Example, load_examples
 from core.nlu.intents import DEFAULT_OOS_LABEL, IntentModel, IntentModelConfig
@@ -80,6 +79,8 @@ def _load(path: str | Path, role: str, report: Progress) -> tuple[Example, ...]:
 def _quality(
     model: IntentModel, test: Sequence[Example], oos_label: str, has_oos: bool
 ) -> dict[str, Any]:
+    from sklearn.metrics import f1_score  # scoring only: spares serving processes its import
+
     gold = [label for _, label in test]
     predicted = predicted_labels(model, [text for text, _ in test], score_oos=has_oos, oos_label=oos_label)
     result: dict[str, Any] = {

@@ -22,14 +22,17 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from core.nlu.encoders import load_encoder
 from core.nlu.normalization import normalize_for_features
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,8 @@ class TextFeaturizer:
         return csr_matrix(vectors * np.float32(self._config.encoder_weight))
 
     def _word_vectorizer(self) -> TfidfVectorizer:
+        from sklearn.feature_extraction.text import TfidfVectorizer  # fitting only: spares start-up its import
+
         return TfidfVectorizer(
             preprocessor=normalize_for_features,
             token_pattern=r"(?u)\b\w+\b",
@@ -143,6 +148,8 @@ class TextFeaturizer:
         )
 
     def _char_vectorizer(self) -> TfidfVectorizer:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         return TfidfVectorizer(
             preprocessor=normalize_for_features,
             analyzer="char_wb",

@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
-from sklearn.svm import LinearSVC
 
 from core.nlu.calibration import fit_temperature, softmax
 from core.nlu.encoders import EncoderUnavailable
@@ -34,6 +33,9 @@ from core.nlu.oos_threshold import (
     ThresholdEvidence,
     choose_threshold,
 )
+
+if TYPE_CHECKING:
+    from sklearn.svm import LinearSVC
 
 DEFAULT_OOS_LABEL = "oos"
 
@@ -225,6 +227,10 @@ def _validated(
 
 
 def _new_svm(config: IntentModelConfig) -> LinearSVC:
+    # Training only: serving scores with plain arrays, and importing scikit-learn costs most of
+    # a second at every process start.
+    from sklearn.svm import LinearSVC
+
     return LinearSVC(C=config.svm_c, random_state=config.random_state)
 
 

@@ -23,9 +23,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import sklearn
+from importlib.metadata import version
 
 from core.nlu.errors import ModelFileError
+
+# The installed scikit-learn, read from its package metadata: importing it costs most of a second.
+SKLEARN_VERSION: Final = version("scikit-learn")
 
 if TYPE_CHECKING:
     from core.nlu.intents import IntentModel
@@ -82,7 +85,7 @@ def _envelope(model: IntentModel, metadata: Mapping[str, Any] | None) -> dict[st
     return {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "sklearn_version": sklearn.__version__,
+        "sklearn_version": SKLEARN_VERSION,
         "metadata": dict(metadata or {}),
         "model": model,
     }
@@ -97,11 +100,11 @@ def _checked(envelope: Any, path: Path, expected: type[IntentModel]) -> tuple[In
             f"intent model format version {envelope.get('version')!r} is not supported "
             f"(expected {FORMAT_VERSION}); retrain the model",
         )
-    if envelope.get("sklearn_version") != sklearn.__version__:
+    if envelope.get("sklearn_version") != SKLEARN_VERSION:
         raise ModelFileError(
             path,
             f"model was built with scikit-learn {envelope.get('sklearn_version')}, "
-            f"this installation has {sklearn.__version__}; retrain the model",
+            f"this installation has {SKLEARN_VERSION}; retrain the model",
         )
     model = envelope.get("model")
     if not isinstance(model, expected):

@@ -39,15 +39,19 @@ SAMPLE_BOT = Path(__file__).resolve().parents[2] / "bots" / "acme_bank"
 
 
 class _RandomPassages:
-    """The real encoder for queries; random unit vectors for synthetic passages."""
+    """The real encoder for the customers' messages; random unit vectors for the synthetic
+    knowledge texts (passages, and listed questions, which are encoded as queries)."""
 
-    def __init__(self, real: Encoder) -> None:
+    def __init__(self, real: Encoder, messages: Sequence[str]) -> None:
         self._real = real
+        self._messages = frozenset(messages)
         self._random = np.random.default_rng(0)
         self.name = f"random-{real.name}"
 
     def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        return self._real.encode_queries(texts)
+        if self._messages.issuperset(texts):
+            return self._real.encode_queries(texts)
+        return self.encode_passages(texts)
 
     def encode_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
         rows = self._random.standard_normal((len(texts), 384)).astype(np.float32)
@@ -100,9 +104,10 @@ def main() -> None:
     messages = [c["turns"][-1] for c in cases][: args.messages]
     articles = load_articles(SAMPLE_BOT / "knowledge")
     encoder = load_retrieval_encoder("e5-small")
-    # The sample bot's vectors: the same on-disk cache `csbot` uses (encoded on its first run).
-    measure("sample", articles, EmbeddingCache.for_bot(encoder, "acme_bank"), messages)
-    measure("large", articles + synthetic(articles, args.articles), EmbeddingCache(_RandomPassages(encoder), None), messages)
+    # The sample bot's vectors: the same on-disk cache `csbot` uses, seeded from the shipped file.
+    measure("sample", articles, EmbeddingCache.for_bot(encoder, "acme_bank", seed_dir=SAMPLE_BOT), messages)
+    large = EmbeddingCache(_RandomPassages(encoder, messages), None)
+    measure("large", articles + synthetic(articles, args.articles), large, messages)
 
 
 if __name__ == "__main__":

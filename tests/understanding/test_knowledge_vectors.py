@@ -75,3 +75,16 @@ def test_a_seed_spares_encoding_and_only_changed_texts_are_encoded(tmp_path: Pat
     assert fresh.encoded == 1  # only the text the seed lacks
     assert abs(float(vectors[0] @ writer.passages(["Lost card"])[0]) - 1.0) < 1e-2  # float16 keeps the direction
     assert seed.stat().st_size > 0 and (tmp_path / "user.npz").exists()
+
+
+def test_listed_questions_are_encoded_as_queries_and_kept_apart_from_passages(tmp_path: Path) -> None:
+    from core.embedding_cache import KnowledgeText, TextRole
+
+    store = cache(tmp_path / "roles.npz")
+    text = "I lost my card"
+    as_question, as_passage = store.vectors([KnowledgeText(text, TextRole.QUESTION), KnowledgeText(text)])
+    assert store.encoded == 2  # the same words in two roles are two vectors
+    assert abs(float(as_question @ store.encoder.encode_queries([text])[0]) - 1.0) < 1e-4
+    assert float(as_question @ as_passage) < 0.999
+    customer = store.encoder.encode_queries(["I can't find my debit card anywhere"])[0]
+    assert float(customer @ as_question) > float(customer @ as_passage)  # why questions are queries
