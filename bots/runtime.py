@@ -88,7 +88,7 @@ def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     return LLMServerGenerator(
         settings.llm_base_url, api_key=key, model=settings.llm_model, timeout=bot.definition.generation.timeout_seconds,
-        observer=OBSERVER,
+        observer=OBSERVER, max_concurrency=settings.llm_max_concurrency,
     )
 
 

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "tgi"
+    # Generations one worker process keeps in flight at the LLM server (and the size of its job
+    # pool): GPU servers batch continuously and serve dozens to hundreds at once.
+    llm_max_concurrency: int = Field(default=128, ge=1)
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None

@@ -17,6 +17,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
+from workers import bridge
+
 log = logging.getLogger(__name__)
 
 INBOUND_QUEUE = "inbound"
@@ -132,3 +134,10 @@ def _stop_sla_tickers(**_: Any) -> None:
     for stop in _tickers.values():
         stop.set()
     _tickers.clear()
+
+
+@worker_shutdown.connect
+def _close_shared_loop(**_: Any) -> None:
+    """Sent after the pool has drained (a warm shutdown lets running jobs finish; a cold one
+    leaves them unacked, and Redis hands them out again): the services can close now."""
+    bridge.shutdown()

@@ -94,16 +94,29 @@ class LLMServerGenerator:
 
     def __init__(
         self, base_url: str, *, api_key: str | None = None, model: str = "tgi", timeout: float = 30.0,
-        observer: Observer = UNOBSERVED,
+        observer: Observer = UNOBSERVED, max_concurrency: int = 128,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._observer = observer
         self._api_key = api_key
         self._model = model
         self._timeout = timeout
+        self._max_concurrency = max_concurrency
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _slot(self) -> asyncio.Semaphore:
+        """At most `max_concurrency` generations in flight per event loop (a worker process
+        runs one): past it a turn waits here, and the LLM server is never sent more."""
+        loop = asyncio.get_running_loop()
+        slot = self._slots.get(loop)
+        if slot is None:
+            slot = self._slots[loop] = asyncio.Semaphore(self._max_concurrency)
+        return slot
 
     def _session(self) -> httpx.AsyncClient:
         """One HTTP connection pool per event loop: a pool belongs to the loop it was made in,
@@ -154,6 +167,11 @@ class LLMServerGenerator:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Yield text deltas as they arrive; raises a mapped `LLMError` on any failure. Each
         call is reported to the observer: in flight, first token, deltas, outcome."""
+        async with self._slot(), contextlib.aclosing(self._stream(request)) as deltas:
+            async for delta in deltas:
+                yield delta
+
+    async def _stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         started, deltas, error = time.perf_counter(), 0, None
         self._observer.generation_started()
         try:

@@ -190,8 +190,7 @@ def _worker(config: Any, make_channel: Callable[[Any, Any], Any], limiter: Any) 
 
     async def services() -> Any:
         channel = make_channel(make_sessions(make_engine(config.database_url)), limiter)
-        runtime = await build_runtime(config, channels=[channel], jobs=CeleryJobs(app), migrate=False)
-        return runtime.services
+        return await build_runtime(config, channels=[channel], jobs=CeleryJobs(app), migrate=False)
 
     bridge.install(services)
     with start_worker(app, pool="threads", concurrency=3, perform_ping_check=False, queues=["inbound", "outbound"],
