@@ -134,7 +134,9 @@ def visibility_timeout(settings: Settings, bot: LoadedBot) -> int:
 
 def make_jobs(settings: Settings, bot: LoadedBot) -> JobQueue:
     if settings.redis_url:
-        return CeleryJobs(create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, bot)))
+        return CeleryJobs(create_celery(
+            settings.redis_url, visibility_timeout=visibility_timeout(settings, bot), namespace=settings.csbot_namespace
+        ))
     return InProcessJobs()
 
 
@@ -157,7 +159,7 @@ async def build_runtime(
     sessions = make_sessions(db)
     store = SqlStore(sessions)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    locks: Locks = RedisLocks(redis) if redis is not None else MemoryLocks()
+    locks: Locks = RedisLocks(redis, prefix=settings.redis_key_prefix + "csbot:lock:") if redis is not None else MemoryLocks()
     jobs = jobs or make_jobs(settings, bot)
     generator = make_generator(settings, bot)
     knowledge = make_knowledge(bot, SqlKnowledgeStore(sessions))

@@ -21,7 +21,7 @@ from core.errors import ConfigError
 from infra.settings import Settings, load_settings
 from workers import bridge
 from workers.bridge import ProcessServices
-from workers.celery_app import INBOUND_QUEUE, LEARNING_QUEUE, OUTBOUND_QUEUE, CeleryJobs, create_celery
+from workers.celery_app import CeleryJobs, Queues, create_celery
 
 
 def make_worker_app(
@@ -33,7 +33,9 @@ def make_worker_app(
     if not settings.redis_url:
         raise ConfigError("environment", "REDIS_URL", "the worker needs Redis; without it jobs run inside `csbot serve`")
     bot = load_bot(settings.csbot_bot)
-    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, bot))
+    app = create_celery(
+        settings.redis_url, visibility_timeout=visibility_timeout(settings, bot), namespace=settings.csbot_namespace
+    )
 
     async def services() -> ProcessServices:
         return await build_runtime(
@@ -54,7 +56,7 @@ def run_worker(settings: Settings, *, concurrency: int | None, loglevel: str) ->
 def worker_argv(settings: Settings, *, concurrency: int | None, loglevel: str) -> list[str]:
     return [
         "worker",
-        f"--queues={INBOUND_QUEUE},{OUTBOUND_QUEUE},{LEARNING_QUEUE}",
+        f"--queues={','.join(Queues(settings.csbot_namespace).by_role().values())}",
         f"--loglevel={loglevel}",
         "--pool=threads",
         f"--concurrency={concurrency or settings.llm_max_concurrency}",

@@ -19,7 +19,7 @@ from infra.settings import load_settings
 from tests.conftest import TEST_BOT
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 from tests.support.recording import inbound
-from tests.support.worker_main import SENT_KEY
+from tests.support.worker_main import sent_key
 from tests.support.worker_process import children, start_worker, stop_worker, wait_until, worker_env
 
 
@@ -34,14 +34,15 @@ async def test_worker_killed_mid_generation_answers_once_after_restart(
     settings = load_settings(database_url=clean_postgres, redis_url=clean_redis, csbot_bot=TEST_BOT, llm_base_url=fake_llm.url)
     runtime = await build_runtime(settings, migrate=False)
     sent = redis.Redis.from_url(clean_redis)
+    sent_to = sent_key(settings.csbot_namespace)
     try:
         await runtime.services.intake.accept(inbound("I lost my card", message_id="crash-1", channel="test"))
         fake_llm.wait_for_requests(1, timeout=60)  # the worker is now inside the generation
         [child] = children(worker.pid)
         os.kill(child, signal.SIGKILL)  # as the OOM killer would
-        wait_until(lambda: sent.llen(SENT_KEY) >= 1, 90, "the reply after the crash")
+        wait_until(lambda: sent.llen(sent_to) >= 1, 90, "the reply after the crash")
         time.sleep(3)  # a duplicate would show up now
-        replies = [r.decode() for r in sent.lrange(SENT_KEY, 0, -1)]
+        replies = [r.decode() for r in sent.lrange(sent_to, 0, -1)]
         assert len(replies) == 1, replies
         assert replies[0].startswith("reply:") and "Freeze your card" in replies[0]
         assert len(fake_llm.requests) == 2  # the killed attempt and the re-run

@@ -18,15 +18,20 @@ from core.feedback import FeedbackStyle
 from core.messages import Delivered, OutboundMessage
 from infra.settings import load_settings
 
-SENT_KEY = "csbot:test:sent"
+
+
+def sent_key(namespace: str) -> str:
+    """Where sends are recorded: under the namespace, like every other key of the run."""
+    return f"{namespace}:csbot:test:sent" if namespace else "csbot:test:sent"
 
 
 class RedisRecordingChannel:
     name = "test"
     feedback_style = FeedbackStyle.NONE
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, namespace: str) -> None:
         self._redis_url = redis_url
+        self._key = sent_key(namespace)
 
     def webhooks(self, intake: object) -> dict[str, object]:
         return {}
@@ -34,7 +39,7 @@ class RedisRecordingChannel:
     async def send(self, message: OutboundMessage) -> Delivered:
         client = aioredis.Redis.from_url(self._redis_url)
         try:
-            await client.rpush(SENT_KEY, f"{message.idempotency_key}|{message.text}|{message.conversation_key}")
+            await client.rpush(self._key, f"{message.idempotency_key}|{message.text}|{message.conversation_key}")
         finally:
             await client.aclose()
         return Delivered(platform_message_id=f"test-{message.id}")
@@ -46,7 +51,7 @@ QUIET = ["--without-heartbeat", "--without-gossip", "--without-mingle"]
 def main() -> None:
     settings = load_settings()
     assert settings.redis_url
-    app = make_worker_app(settings, channels=[RedisRecordingChannel(settings.redis_url)], platform_channels=False)
+    app = make_worker_app(settings, channels=[RedisRecordingChannel(settings.redis_url, settings.csbot_namespace)], platform_channels=False)
     if sys.argv[1:] == ["csbot"]:
         app.worker_main([*worker_argv(settings, concurrency=None, loglevel="INFO"), *QUIET])
     else:

@@ -18,7 +18,8 @@ def worker_env(database_url: str, redis_url: str, llm_url: str, bot: Path, **ext
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "CSBOT_", "DATABASE_", "REDIS_", "CELERY_"))}
     return {
         **kept, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LLM_BASE_URL": llm_url,
-        "CSBOT_BOT": str(bot), "PYTHONPATH": str(ROOT), **extra,
+        "CSBOT_BOT": str(bot), "CSBOT_NAMESPACE": os.environ.get("CSBOT_NAMESPACE", ""), "PYTHONPATH": str(ROOT),
+        **extra,
     }
 
 

@@ -22,7 +22,7 @@ from infra.settings import load_settings
 from tests.conftest import TEST_BOT
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 from tests.support.recording import inbound
-from tests.support.worker_main import SENT_KEY
+from tests.support.worker_main import sent_key
 from tests.support.worker_process import start_worker, stop_worker, wait_until, worker_env
 
 pytestmark = pytest.mark.slow
@@ -38,17 +38,18 @@ class Stack:
     sent: redis.Redis
     env: dict[str, str]
     log: Path
+    key: str
 
     async def submit(self, text: str, *, message_id: str, conversation: str) -> None:
         await self.runtime.services.intake.accept(inbound(text, message_id=message_id, conversation=conversation, channel="test"))
 
     def replies(self) -> list[tuple[str, str, str]]:
         """(idempotency key, text, conversation) of every send, in send order."""
-        rows = [r.decode().split("|") for r in self.sent.lrange(SENT_KEY, 0, -1)]
+        rows = [r.decode().split("|") for r in self.sent.lrange(self.key, 0, -1)]
         return [(r[0], r[1], r[2]) for r in rows]
 
     def wait_replies(self, count: int, timeout: float) -> list[tuple[str, str, str]]:
-        wait_until(lambda: self.sent.llen(SENT_KEY) >= count, timeout, f"{count} replies (log: {self.log})")
+        wait_until(lambda: self.sent.llen(self.key) >= count, timeout, f"{count} replies (log: {self.log})")
         time.sleep(2)  # a duplicate would show up now
         return self.replies()
 
@@ -60,7 +61,7 @@ async def stack(clean_postgres: str, clean_redis: str, fake_llm: FakeLLMServer, 
     sent = redis.Redis.from_url(clean_redis)
     env = worker_env(clean_postgres, clean_redis, fake_llm.url, TEST_BOT)
     try:
-        yield Stack(runtime, sent, env, tmp_path / "worker.log")
+        yield Stack(runtime, sent, env, tmp_path / "worker.log", sent_key(settings.csbot_namespace))
     finally:
         sent.close()
         await runtime.close()

@@ -17,6 +17,7 @@ from tests.fakes.llm_server import Behaviour, FakeLLMServer
 from workers.llm import LLMServerGenerator
 
 N = 40
+ROUNDS = 10
 
 
 def request() -> GenerationRequest:
@@ -49,7 +50,7 @@ async def test_many_streamed_generations_leave_no_response_behind(fake_llm: Fake
 async def failure_kinds(generator: LLMServerGenerator, fake_llm: FakeLLMServer) -> tuple[type, type]:
     """One generation failing inside its stream, one cancelled by the deadline; the errors'
     tracebacks (which hold the frames, hence the responses) are dropped before returning."""
-    fake_llm.then(Behaviour("stream_error"), Behaviour("delay", delay=1.0))
+    fake_llm.then(Behaviour("stream_error"), Behaviour("delay", delay=2.5))
     kinds = []
     for _ in range(2):
         try:
@@ -60,15 +61,17 @@ async def failure_kinds(generator: LLMServerGenerator, fake_llm: FakeLLMServer) 
 
 
 async def test_failed_and_cancelled_streams_are_closed_too(fake_llm: FakeLLMServer) -> None:
-    generator = LLMServerGenerator(fake_llm.url, timeout=0.3)
+    generator = LLMServerGenerator(fake_llm.url, timeout=1.0)
     try:
         await failure_kinds(generator, fake_llm)
         baseline = live_responses()
-        for _ in range(5):
+        for _ in range(ROUNDS):
             failed, cancelled = await failure_kinds(generator, fake_llm)
             assert failed is not LLMTimeout and cancelled is LLMTimeout
         await asyncio.sleep(0.05)
-        assert live_responses() <= baseline
+        # A cancelled stream's connection is torn down in the background and may hold its last
+        # response for a moment; a leak grows by one per round instead.
+        assert live_responses() <= baseline + 2
         assert pooled_connections(generator) <= 1
     finally:
         await generator.aclose()
