@@ -38,13 +38,16 @@ class BenchChannel:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.redis_url
-        self._client = aioredis.Redis.from_url(settings.redis_url)  # used on the worker's one loop
+        self._url = settings.redis_url
+        self._client: aioredis.Redis | None = None  # made on the worker's loop, on first send
         self._key = done_key(settings)
 
     def webhooks(self, intake: object) -> dict[str, object]:
         return {}
 
     async def send(self, message: OutboundMessage) -> Delivered:
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(self._url)
         await self._client.rpush(self._key, f"{message.conversation_key}|{time.time()}")
         return Delivered(platform_message_id=str(message.id))
 
