@@ -17,6 +17,7 @@ from bots.worker import make_worker_app, worker_argv
 from core.feedback import FeedbackStyle
 from core.messages import Delivered, OutboundMessage
 from infra.settings import load_settings
+from workers.celery_app import Queues
 
 
 
@@ -55,7 +56,9 @@ def main() -> None:
     if sys.argv[1:] == ["csbot"]:
         app.worker_main([*worker_argv(settings, concurrency=None, loglevel="INFO"), *QUIET])
     else:
-        app.worker_main(["worker", "--pool=prefork", "--concurrency=1", "--queues=inbound,outbound", "--loglevel=INFO", *QUIET])
+        queues = Queues(settings.csbot_namespace)
+        app.worker_main(["worker", "--pool=prefork", "--concurrency=1", f"--queues={queues.inbound},{queues.outbound}",
+                         "--loglevel=INFO", *QUIET])
 
 
 if __name__ == "__main__":
