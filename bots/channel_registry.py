@@ -24,7 +24,9 @@ Sessions = async_sessionmaker[AsyncSession]
 
 def build_limiter(settings: Settings) -> RateLimiter:
     """Send budgets shared by every worker (Redis), or per process when there is no Redis."""
-    return RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+    if not settings.redis_url:
+        return MemoryRateLimiter()
+    return RedisRateLimiter(settings.redis_url, prefix=settings.redis_key_prefix + "csbot:rl:")
 
 
 def channel_settings(spec: ChannelSpec, settings: Settings) -> ChannelSettings:

@@ -40,7 +40,7 @@ from infra.db.stats import SqlStats
 from infra.metrics import PrometheusObserver
 from infra.model_store import watch_intent_model
 from infra.settings import Settings
-from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE
+from workers.celery_app import INBOUND_QUEUE, OUTBOUND_QUEUE, Queues
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,11 @@ class RuntimeStatus:
     def __init__(
         self, channels: Mapping[str, Channel], redis: Redis | None, generator: Generator, desk_on: bool,
         registry: Registry = CHANNELS,
+        queues: Queues = Queues(),
     ) -> None:
         self._channels = channels
         self._registry = registry
+        self._queues = queues
         self._redis = redis
         self._generator = generator
         self._desk_on = desk_on
@@ -97,8 +99,8 @@ class RuntimeStatus:
             snapshot["queues"] = "in-process (no Redis)"
         else:
             try:
-                inbound = await self._redis.llen(INBOUND_QUEUE)
-                outbound = await self._redis.llen(OUTBOUND_QUEUE)
+                inbound = await self._redis.llen(self._queues.redis_key(INBOUND_QUEUE))
+                outbound = await self._redis.llen(self._queues.redis_key(OUTBOUND_QUEUE))
                 snapshot["queues"] = f"inbound {inbound}, outbound {outbound}"
             except Exception as exc:  # Redis down is exactly what status should report
                 snapshot["queues"] = f"unknown (Redis: {type(exc).__name__})"
@@ -164,7 +166,8 @@ def build_human_side(
         knowledge=knowledge,
         suggestions=suggestions,
         stats=SqlStats(sessions),
-        status=RuntimeStatus(channels, redis, generator, desk_on=True, registry=registry),
+        status=RuntimeStatus(channels, redis, generator, desk_on=True, registry=registry,
+                             queues=Queues(settings.csbot_namespace)),
         channels=frozenset(channels),
         responder=SlackResponder(),
         replays=SqlReplayGuard(sessions),

@@ -21,7 +21,7 @@ from core.ports import Generator
 from infra.db.backlog import count_backlog
 from infra.db.engine import make_sessions
 from infra.metrics import LLM_UP, record_backlog
-from workers.celery_app import INBOUND_QUEUE, LEARNING_QUEUE, OUTBOUND_QUEUE
+from workers.celery_app import INBOUND_QUEUE, LEARNING_QUEUE, OUTBOUND_QUEUE, Queues
 from workers.llm import LLMServerGenerator
 
 if TYPE_CHECKING:  # bots.runtime wires the handoff side, which uses the probes above
@@ -90,11 +90,12 @@ async def readiness(runtime: Runtime) -> Readiness:
     return Readiness(checks)
 
 
-async def queue_depths(redis: Redis | None) -> dict[str, int]:
-    """Jobs waiting per Celery queue (Celery's Redis transport keeps each queue as a list)."""
+async def queue_depths(redis: Redis | None, queues: Queues = Queues()) -> dict[str, int]:
+    """Jobs waiting per Celery queue, by role (Celery's Redis transport keeps each queue as a
+    list, under the namespace's key prefix)."""
     if redis is None:
         return {}
-    return {queue: int(await redis.llen(queue)) for queue in QUEUES}
+    return {role: int(await redis.llen(queues.redis_key(role))) for role in QUEUES}
 
 
 async def refresh_gauges(runtime: Runtime) -> None:
@@ -102,7 +103,7 @@ async def refresh_gauges(runtime: Runtime) -> None:
     the scrape itself must still answer."""
     await readiness(runtime)
     try:
-        queues = await queue_depths(runtime.redis)
+        queues = await queue_depths(runtime.redis, Queues(runtime.settings.csbot_namespace))
         backlog = await count_backlog(make_sessions(runtime.db))
     except Exception as exc:  # a scrape reports what it can; /readyz names the failure
         log.warning("backlog gauges not refreshed: %s: %s", type(exc).__name__, exc)

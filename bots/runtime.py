@@ -90,7 +90,7 @@ def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     return LLMServerGenerator(
         settings.llm_base_url, api_key=key, model=settings.llm_model, timeout=bot.definition.generation.timeout_seconds,
-        observer=OBSERVER,
+        observer=OBSERVER, max_concurrency=settings.llm_max_concurrency,
     )
 
 
@@ -138,7 +138,9 @@ def visibility_timeout(settings: Settings, bot: LoadedBot) -> int:
 
 def make_jobs(settings: Settings, bot: LoadedBot) -> JobQueue:
     if settings.redis_url:
-        return CeleryJobs(create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, bot)))
+        return CeleryJobs(create_celery(
+            settings.redis_url, visibility_timeout=visibility_timeout(settings, bot), namespace=settings.csbot_namespace
+        ))
     return InProcessJobs()
 
 
@@ -162,7 +164,7 @@ async def build_runtime(
     sessions = make_sessions(db)
     store = SqlStore(sessions)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    locks: Locks = RedisLocks(redis) if redis is not None else MemoryLocks()
+    locks: Locks = RedisLocks(redis, prefix=settings.redis_key_prefix + "csbot:lock:") if redis is not None else MemoryLocks()
     jobs = jobs or make_jobs(settings, bot)
     generator = make_generator(settings, bot)
     knowledge = make_knowledge(bot, SqlKnowledgeStore(sessions))

@@ -1,7 +1,10 @@
 """The Celery worker's composition root.
 
 `csbot worker` (or `celery -A bots.worker worker`) builds the Celery app from settings and
-installs the factory the task bridge uses to build services once per worker thread.
+installs the factory the task bridge uses to build services once per worker process, on its
+shared event loop. `csbot worker` runs Celery's thread pool sized to `LLM_MAX_CONCURRENCY`:
+each pool thread holds one job in flight on that loop, so the pool's size is the backpressure
+(past it, jobs wait in Redis, one prefetched per thread).
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ from bots.runtime import build_runtime, visibility_timeout
 from channels.base import Channel
 from core.botdef import load_bot
 from core.errors import ConfigError
-from core.services import Services
 from infra.settings import Settings, load_settings
 from workers import bridge
-from workers.celery_app import INBOUND_QUEUE, LEARNING_QUEUE, OUTBOUND_QUEUE, CeleryJobs, create_celery
+from workers.bridge import ProcessServices
+from workers.celery_app import CeleryJobs, Queues, create_celery
 
 
 def make_worker_app(
@@ -30,13 +33,14 @@ def make_worker_app(
     if not settings.redis_url:
         raise ConfigError("environment", "REDIS_URL", "the worker needs Redis; without it jobs run inside `csbot serve`")
     bot = load_bot(settings.csbot_bot)
-    app = create_celery(settings.redis_url, visibility_timeout=visibility_timeout(settings, bot))
+    app = create_celery(
+        settings.redis_url, visibility_timeout=visibility_timeout(settings, bot), namespace=settings.csbot_namespace
+    )
 
-    async def services() -> Services:
-        runtime = await build_runtime(
+    async def services() -> ProcessServices:
+        return await build_runtime(
             settings, channels=channels, platform_channels=platform_channels, jobs=CeleryJobs(app), migrate=False
         )
-        return runtime.services
 
     bridge.install(services)
     worker_health.install(app)  # the file `csbot worker-probe` checks
@@ -45,11 +49,19 @@ def make_worker_app(
 
 
 def run_worker(settings: Settings, *, concurrency: int | None, loglevel: str) -> None:
+    """`concurrency` (default `LLM_MAX_CONCURRENCY`) is the number of jobs in flight at once."""
     app = make_worker_app(settings)
-    argv = ["worker", f"--queues={INBOUND_QUEUE},{OUTBOUND_QUEUE},{LEARNING_QUEUE}", f"--loglevel={loglevel}"]
-    if concurrency:
-        argv.append(f"--concurrency={concurrency}")
-    app.worker_main(argv)
+    app.worker_main(worker_argv(settings, concurrency=concurrency, loglevel=loglevel))
+
+
+def worker_argv(settings: Settings, *, concurrency: int | None, loglevel: str) -> list[str]:
+    return [
+        "worker",
+        f"--queues={','.join(Queues(settings.csbot_namespace).by_role().values())}",
+        f"--loglevel={loglevel}",
+        "--pool=threads",
+        f"--concurrency={concurrency or settings.llm_max_concurrency}",
+    ]
 
 
 def __getattr__(name: str) -> Celery:

@@ -28,10 +28,16 @@ class Settings(BaseSettings):
     # Redis redelivers a job whose worker vanished after this many seconds (default: derived
     # from the bot's generation deadline, at least 10 minutes).
     celery_visibility_timeout: int | None = Field(default=None, ge=1)
+    # Prefix of every Redis key and Celery queue name, so deployments (or test runs) sharing a
+    # Redis database never see each other's jobs, locks or send budgets. Letters, digits, - and _.
+    csbot_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", max_length=64)
 
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "tgi"
+    # Generations one worker process keeps in flight at the LLM server (and the size of its job
+    # pool): GPU servers batch continuously and serve dozens to hundreds at once.
+    llm_max_concurrency: int = Field(default=128, ge=1)
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
@@ -68,6 +74,11 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
         return url
+
+    @property
+    def redis_key_prefix(self) -> str:
+        """Prepended to our own Redis keys (locks, send budgets); kombu prefixes its own."""
+        return f"{self.csbot_namespace}:" if self.csbot_namespace else ""
 
     @property
     def admin_user_ids(self) -> frozenset[str]:

@@ -6,6 +6,10 @@
 
 The postgres backend is skipped when the services are not reachable, unless
 CSBOT_REQUIRE_SERVICES=1 (CI sets it) turns that skip into a failure.
+
+Test runs share Redis side by side: each test that asks for `clean_redis` gets a namespace of
+its own (`CSBOT_NAMESPACE`: every Redis key, Celery queue, lock and send budget carries it),
+and only that namespace's keys are deleted afterwards, never the whole database.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tests.support.recording import RecordingChannel
 REQUIRE_SERVICES = os.environ.get("CSBOT_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("CSBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("CSBOT_TEST_REDIS", "redis://127.0.0.1:6379/11")
+RUN_ID = uuid.uuid4().hex[:8]  # this test run (one per process, so per xdist worker too)
 TEST_BOT = Path(__file__).parent / "support" / "testbot"
 
 
@@ -100,14 +105,47 @@ def clean_postgres(postgres_url: str) -> str:
 
 
 @pytest.fixture
-def clean_redis() -> str:
+def clean_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The test Redis, under a namespace no other test (or test run) uses; its keys are
+    deleted when the test ends. Settings loaded during the test pick the namespace up."""
     require_services()
     import redis
 
+    namespace = f"t{RUN_ID}-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("CSBOT_NAMESPACE", namespace)
+    yield REDIS_TEST_URL
     client = redis.Redis.from_url(REDIS_TEST_URL)
-    client.flushdb()
-    client.close()
-    return REDIS_TEST_URL
+    try:
+        delete_namespace(client, namespace)
+    finally:
+        client.close()
+
+
+def delete_namespace(client: Any, namespace: str) -> int:
+    """Delete every key of `namespace` (and only those); returns how many went."""
+    deleted = 0
+    for batch in _batches(client.scan_iter(match=f"{namespace}:*", count=500), 500):
+        deleted += client.delete(*batch)
+    return deleted
+
+
+def _batches(items: Any, size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def worker_queues(settings: Any) -> list[str]:
+    """The inbound and outbound queue names of the settings' namespace, for `start_worker`."""
+    from workers.celery_app import Queues
+
+    queues = Queues(settings.csbot_namespace)
+    return [queues.inbound, queues.outbound]
 
 
 @pytest.fixture
@@ -202,7 +240,7 @@ async def pipeline(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
     app = worker_app(settings, channel)
     runtime = await build_runtime(settings, channels=[channel], migrate=False)
     try:
-        with start_worker(app, pool="threads", concurrency=3, perform_ping_check=False, queues=["inbound", "outbound"], shutdown_timeout=30):
+        with start_worker(app, pool="threads", concurrency=3, perform_ping_check=False, queues=worker_queues(settings), shutdown_timeout=30):
             yield Pipeline(backend, runtime, channel)
     finally:
         await runtime.close()

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from bots.runtime import build_runtime
 from bots.web import create_app
 from infra.settings import load_settings
-from tests.conftest import TEST_BOT
+from tests.conftest import TEST_BOT, worker_queues
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
@@ -85,7 +85,7 @@ async def test_three_channels_through_postgres_redis_and_celery(clean_postgres: 
     app = worker_app(settings, None, platform_channels=True)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://test")
     try:
-        with start_worker(app, pool="threads", concurrency=3, perform_ping_check=False, queues=["inbound", "outbound"], shutdown_timeout=30):
+        with start_worker(app, pool="threads", concurrency=3, perform_ping_check=False, queues=worker_queues(settings), shutdown_timeout=30):
             tg_body = json.dumps(telegram_update(1001, "I lost my card")).encode()
             sl_body = json.dumps(slack_dm("when are you open?")).encode()
             tw_body, tw_headers = twilio_form("我的账户被盗了，该怎么办？")

@@ -109,6 +109,7 @@ async def test_queue_depth_counts_jobs_no_worker_has_taken(tmp_path: Path, reque
     """With Celery on Redis and no worker running, each accepted message waits in `inbound`."""
     require_services()
     from bots.probes import queue_depths
+    from workers.celery_app import Queues
     from bots.runtime import build_runtime
     from infra.settings import load_settings
     from tests.conftest import TEST_BOT
@@ -118,10 +119,12 @@ async def test_queue_depth_counts_jobs_no_worker_has_taken(tmp_path: Path, reque
                              redis_url=request.getfixturevalue("clean_redis"), llm_base_url=None)
     runtime = await build_runtime(settings, migrate=False)
     try:
-        before = await queue_depths(runtime.redis)
+        queues = Queues(settings.csbot_namespace)
+        assert queues.namespace  # the run's own namespace: the depth must be read under it
+        before = await queue_depths(runtime.redis, queues)
         for n in range(3):
             await runtime.services.intake.accept(inbound(f"question {n}", message_id=f"q{n}", conversation=f"c{n}"))
-        after = await queue_depths(runtime.redis)
+        after = await queue_depths(runtime.redis, queues)
     finally:
         await runtime.close()
     assert after["inbound"] == before["inbound"] + 3

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,33 +19,8 @@ from infra.settings import load_settings
 from tests.conftest import TEST_BOT
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 from tests.support.recording import inbound
-from tests.support.worker_main import SENT_KEY
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.worker_main"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+from tests.support.worker_main import sent_key
+from tests.support.worker_process import children, start_worker, stop_worker, wait_until, worker_env
 
 
 @pytest.mark.slow
@@ -55,36 +28,26 @@ async def test_worker_killed_mid_generation_answers_once_after_restart(
     clean_postgres: str, clean_redis: str, fake_llm: FakeLLMServer, tmp_path: Path
 ) -> None:
     fake_llm.then(Behaviour(delay=6.0))  # the first generation hangs: we kill the worker during it
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "CSBOT_", "DATABASE_", "REDIS_"))},
-        "DATABASE_URL": clean_postgres,
-        "REDIS_URL": clean_redis,
-        "LLM_BASE_URL": fake_llm.url,
-        "CSBOT_BOT": str(TEST_BOT),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = worker_env(clean_postgres, clean_redis, fake_llm.url, TEST_BOT)
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     settings = load_settings(database_url=clean_postgres, redis_url=clean_redis, csbot_bot=TEST_BOT, llm_base_url=fake_llm.url)
     runtime = await build_runtime(settings, migrate=False)
     sent = redis.Redis.from_url(clean_redis)
+    sent_to = sent_key(settings.csbot_namespace)
     try:
         await runtime.services.intake.accept(inbound("I lost my card", message_id="crash-1", channel="test"))
         fake_llm.wait_for_requests(1, timeout=60)  # the worker is now inside the generation
         [child] = children(worker.pid)
         os.kill(child, signal.SIGKILL)  # as the OOM killer would
-        wait_until(lambda: sent.llen(SENT_KEY) >= 1, 90, "the reply after the crash")
+        wait_until(lambda: sent.llen(sent_to) >= 1, 90, "the reply after the crash")
         time.sleep(3)  # a duplicate would show up now
-        replies = [r.decode() for r in sent.lrange(SENT_KEY, 0, -1)]
+        replies = [r.decode() for r in sent.lrange(sent_to, 0, -1)]
         assert len(replies) == 1, replies
         assert replies[0].startswith("reply:") and "Freeze your card" in replies[0]
         assert len(fake_llm.requests) == 2  # the killed attempt and the re-run
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+        stop_worker(worker)
         sent.close()
         await runtime.close()
         print(log.read_text()[-3000:])

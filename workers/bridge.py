@@ -1,44 +1,127 @@
-"""The one sync→async bridge: Celery task bodies run coroutines on a per-thread event loop.
+"""The one sync→async bridge: every Celery task body runs its coroutine on one shared event loop.
 
-Loop-bound clients (database pools, Redis, HTTP clients) live as long as their loop, so the
-services are built once per worker thread by the factory the composition root installs.
+A worker process holds one event loop, in a thread of its own, and one set of services built on
+it (database pool, indexes, models, LLM client). Celery's thread pool feeds it: a task body only
+submits its coroutine to the loop and waits, so the loop holds as many turns at once as the pool
+has threads, while Celery keeps doing what it is trusted for (late acks, redelivery, retries).
+A generation waiting on the LLM server costs the loop a suspended coroutine, not a thread's
+runtime, and everything loop-bound (pools, clients) is made once.
+
+The services live as long as the loop; `shutdown` closes them once the pool has drained.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from core.services import Services
 
 T = TypeVar("T")
-ServicesFactory = Callable[[], Awaitable[Services]]
+log = logging.getLogger(__name__)
+
+
+class ProcessServices(Protocol):
+    """What the composition root builds for a process: the services and how to close them."""
+
+    services: Services
+
+    async def close(self) -> None: ...
+
+
+ServicesFactory = Callable[[], Awaitable[ProcessServices]]
+
+
+class SharedLoop:
+    """An event loop in a daemon thread, and the services built on it on first use."""
+
+    def __init__(self, factory: ServicesFactory) -> None:
+        self._factory = factory
+        self._built: asyncio.Task[ProcessServices] | None = None
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="csbot-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, job: Callable[[Services], Awaitable[T]]) -> T:
+        future = asyncio.run_coroutine_threadsafe(self._call(job), self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # the waiting thread is gone: do not leave the turn running unowned
+            raise
+
+    async def _call(self, job: Callable[[Services], Awaitable[T]]) -> T:
+        built = await self._services()
+        return await job(built.services)
+
+    async def _services(self) -> ProcessServices:
+        """Built once; concurrent first jobs wait on the same build. A failed build is retried
+        by the next job (the database may simply not be up yet)."""
+        if self._built is None or _failed(self._built):
+            self._built = asyncio.ensure_future(self._factory())
+        return await asyncio.shield(self._built)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Close the services on the loop, then stop the loop and its thread."""
+        if self.loop.is_closed():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._close_services(), self.loop).result(timeout)
+        except Exception as exc:  # closing is best effort: the process is going away
+            log.warning("closing the worker's services failed: %s", exc)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+    async def _close_services(self) -> None:
+        if self._built is not None and self._built.done() and not _failed(self._built):
+            await self._built.result().close()
+
+
+def _failed(task: asyncio.Task[ProcessServices]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
+
 
 _factory: ServicesFactory | None = None
-_local = threading.local()
+_shared: SharedLoop | None = None
+_lock = threading.Lock()
 
 
 def install(factory: ServicesFactory) -> None:
-    """Called by the worker's composition root before the first task runs."""
+    """Called by the worker's composition root before the first task runs; a loop left from
+    an earlier install (another app in the same process) is closed first."""
     global _factory
+    shutdown()
     _factory = factory
-    _local.__dict__.clear()
 
 
 def run(job: Callable[[Services], Awaitable[T]]) -> T:
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _local.loop = loop
-        _local.services = None
-    return loop.run_until_complete(_with_services(job))
+    """Run `job` on the process's shared loop and wait for its result (from any thread)."""
+    return _current().run(job)
 
 
-async def _with_services(job: Callable[[Services], Awaitable[T]]) -> T:
-    if getattr(_local, "services", None) is None:
-        if _factory is None:
-            raise RuntimeError("no services factory installed: start workers with `csbot worker`")
-        _local.services = await _factory()
-    return await job(_local.services)
+def shutdown() -> None:
+    """Close the services and stop the loop; the next `run` starts afresh."""
+    global _shared
+    with _lock:
+        shared, _shared = _shared, None
+    if shared is not None and shared.pid == os.getpid():
+        shared.close()
+
+
+def _current() -> SharedLoop:
+    """This process's loop. Made lazily, and again after a fork: a forked child (Celery's
+    prefork pool) inherits the parent's objects but not its loop thread."""
+    global _shared
+    with _lock:
+        if _shared is None or _shared.pid != os.getpid():
+            if _factory is None:
+                raise RuntimeError("no services factory installed: start workers with `csbot worker`")
+            _shared = SharedLoop(_factory)
+        return _shared

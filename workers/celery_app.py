@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+
+from workers import bridge
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +43,50 @@ SLA_CHECK_SECONDS = 30.0
 RETRAIN_ASK_SECONDS = 3600.0
 
 
-def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, object]:
-    transport = {"visibility_timeout": visibility_timeout}
+@dataclass(frozen=True, slots=True)
+class Queues:
+    """The queue names of one namespace, and the Redis keys they live under.
+
+    A namespace (`CSBOT_NAMESPACE`) lets several deployments, or several test runs, share one
+    Redis database without seeing each other's jobs: every key kombu writes is prefixed
+    (`global_keyprefix`), and the queue names carry the namespace too, so a worker of one
+    namespace never consumes another's queue even if it was started without the prefix.
+    """
+
+    namespace: str = ""
+
+    def _name(self, role: str) -> str:
+        return f"{self.namespace}.{role}" if self.namespace else role
+
+    @property
+    def inbound(self) -> str:
+        return self._name(INBOUND_QUEUE)
+
+    @property
+    def outbound(self) -> str:
+        return self._name(OUTBOUND_QUEUE)
+
+    @property
+    def learning(self) -> str:
+        return self._name(LEARNING_QUEUE)
+
+    @property
+    def key_prefix(self) -> str:
+        """What every Redis key of this namespace starts with (kombu's and ours alike)."""
+        return f"{self.namespace}:" if self.namespace else ""
+
+    def by_role(self) -> dict[str, str]:
+        return {INBOUND_QUEUE: self.inbound, OUTBOUND_QUEUE: self.outbound, LEARNING_QUEUE: self.learning}
+
+    def redis_key(self, role: str) -> str:
+        """The Redis list holding the queue with this role (`inbound`, `outbound`, `learning`)."""
+        return self.key_prefix + self.by_role()[role]
+
+
+def celery_config(redis_url: str, *, visibility_timeout: int, queues: Queues = Queues()) -> dict[str, object]:
+    transport: dict[str, object] = {"visibility_timeout": visibility_timeout}
+    if queues.key_prefix:
+        transport["global_keyprefix"] = queues.key_prefix
     return {
         "broker_url": redis_url,
         "result_backend": None,
@@ -52,17 +97,18 @@ def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, objec
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_transport_options": transport,
         "broker_connection_retry_on_startup": True,
-        "task_default_queue": INBOUND_QUEUE,
+        "task_default_queue": queues.inbound,
         "task_routes": {
-            PROCESS_INBOUND: {"queue": INBOUND_QUEUE},
-            ADMIN_COMMAND: {"queue": INBOUND_QUEUE},
-            DELIVER: {"queue": OUTBOUND_QUEUE},
-            DESK_SYNC: {"queue": OUTBOUND_QUEUE},
-            CHECK_SLA: {"queue": OUTBOUND_QUEUE},
-            SWEEP: {"queue": OUTBOUND_QUEUE},
-            RETRAIN: {"queue": LEARNING_QUEUE},
-            RETENTION: {"queue": OUTBOUND_QUEUE},
+            PROCESS_INBOUND: {"queue": queues.inbound},
+            ADMIN_COMMAND: {"queue": queues.inbound},
+            DELIVER: {"queue": queues.outbound},
+            DESK_SYNC: {"queue": queues.outbound},
+            CHECK_SLA: {"queue": queues.outbound},
+            SWEEP: {"queue": queues.outbound},
+            RETRAIN: {"queue": queues.learning},
+            RETENTION: {"queue": queues.outbound},
         },
+        "csbot_queues": queues,
         "csbot_sla_check_seconds": SLA_CHECK_SECONDS,
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -70,9 +116,9 @@ def celery_config(redis_url: str, *, visibility_timeout: int) -> dict[str, objec
     }
 
 
-def create_celery(redis_url: str, *, visibility_timeout: int = 3600) -> Celery:
+def create_celery(redis_url: str, *, visibility_timeout: int = 3600, namespace: str = "") -> Celery:
     app = Celery("csbot", set_as_current=True)
-    app.conf.update(celery_config(redis_url, visibility_timeout=visibility_timeout))
+    app.conf.update(celery_config(redis_url, visibility_timeout=visibility_timeout, queues=Queues(namespace)))
     import workers.tasks  # noqa: F401  (registers the shared tasks on this app)
 
     return app
@@ -83,18 +129,23 @@ class CeleryJobs:
 
     def __init__(self, app: Celery) -> None:
         self._app = app
+        self._queues: Queues = queues_of(app)
 
     def enqueue_inbound(self, message_id: int) -> None:
-        self._app.send_task(PROCESS_INBOUND, args=(message_id,), queue=INBOUND_QUEUE)
+        self._app.send_task(PROCESS_INBOUND, args=(message_id,), queue=self._queues.inbound)
 
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
-        self._app.send_task(DELIVER, args=(outbound_id,), queue=OUTBOUND_QUEUE, countdown=delay or None)
+        self._app.send_task(DELIVER, args=(outbound_id,), queue=self._queues.outbound, countdown=delay or None)
 
     def enqueue_desk(self, handoff_id: int, *, delay: float = 0.0) -> None:
-        self._app.send_task(DESK_SYNC, args=(handoff_id,), queue=OUTBOUND_QUEUE, countdown=delay or None)
+        self._app.send_task(DESK_SYNC, args=(handoff_id,), queue=self._queues.outbound, countdown=delay or None)
 
     def enqueue_admin(self, audit_id: int) -> None:
-        self._app.send_task(ADMIN_COMMAND, args=(audit_id,), queue=INBOUND_QUEUE)
+        self._app.send_task(ADMIN_COMMAND, args=(audit_id,), queue=self._queues.inbound)
+
+
+def queues_of(app: Celery) -> Queues:
+    return app.conf.get("csbot_queues") or Queues()
 
 
 # --- the periodic SLA check, without Celery beat -------------------------------------------------
@@ -112,16 +163,17 @@ def _start_sla_ticker(sender: Any = None, **_: Any) -> None:
         return
     stop = threading.Event()
     _tickers[id(sender)] = stop
+    queues = queues_of(app)
 
     def tick() -> None:
         retrain_asked = -RETRAIN_ASK_SECONDS
         while not stop.wait(float(every)):
             try:
-                app.send_task(CHECK_SLA, queue=OUTBOUND_QUEUE)
-                app.send_task(SWEEP, queue=OUTBOUND_QUEUE)
+                app.send_task(CHECK_SLA, queue=queues.outbound)
+                app.send_task(SWEEP, queue=queues.outbound)
                 if time.monotonic() - retrain_asked >= RETRAIN_ASK_SECONDS:
-                    app.send_task(RETRAIN, queue=LEARNING_QUEUE)  # runs only when due (a DB claim)
-                    app.send_task(RETENTION, queue=OUTBOUND_QUEUE)  # expiry is by the day: hourly is plenty
+                    app.send_task(RETRAIN, queue=queues.learning)  # runs only when due (a DB claim)
+                    app.send_task(RETENTION, queue=queues.outbound)  # expiry is by the day: hourly is plenty
                     retrain_asked = time.monotonic()
             except Exception as exc:  # the broker is away; the next tick tries again
                 log.warning("could not queue the periodic checks: %s", exc)
@@ -135,3 +187,10 @@ def _stop_sla_tickers(**_: Any) -> None:
     for stop in _tickers.values():
         stop.set()
     _tickers.clear()
+
+
+@worker_shutdown.connect
+def _close_shared_loop(**_: Any) -> None:
+    """Sent after the pool has drained (a warm shutdown lets running jobs finish; a cold one
+    leaves them unacked, and Redis hands them out again): the services can close now."""
+    bridge.shutdown()

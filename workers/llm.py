@@ -9,6 +9,7 @@ failure is mapped here, once, into `core.errors.LLMError`s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from huggingface_hub.errors import (
     TextGenerationError,
     ValidationError,
 )
-from huggingface_hub.utils import httpx
+from huggingface_hub.utils import get_async_session, httpx
 
 from core.errors import (
     LLMError,
@@ -93,32 +94,62 @@ class LLMServerGenerator:
 
     def __init__(
         self, base_url: str, *, api_key: str | None = None, model: str = "tgi", timeout: float = 30.0,
-        observer: Observer = UNOBSERVED,
+        observer: Observer = UNOBSERVED, max_concurrency: int = 128,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._observer = observer
         self._api_key = api_key
         self._model = model
         self._timeout = timeout
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncInferenceClient] = (
+        self._max_concurrency = max_concurrency
+        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
 
-    def _client(self) -> AsyncInferenceClient:
-        """One client per event loop: a client's connection pool belongs to the loop it was
-        made in (Celery worker threads each run their own), and making one per call costs a
-        TLS context and a new connection every turn."""
+    def _slot(self) -> asyncio.Semaphore:
+        """At most `max_concurrency` generations in flight per event loop (a worker process
+        runs one): past it a turn waits here, and the LLM server is never sent more."""
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = AsyncInferenceClient(base_url=self._base_url, api_key=self._api_key, timeout=self._timeout)
-            self._clients[loop] = client
-        return client
+        slot = self._slots.get(loop)
+        if slot is None:
+            slot = self._slots[loop] = asyncio.Semaphore(self._max_concurrency)
+        return slot
+
+    def _session(self) -> httpx.AsyncClient:
+        """One HTTP connection pool per event loop: a pool belongs to the loop it was made in,
+        and making one per call costs a TLS context and a new connection every turn."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None:
+            session = get_async_session()
+            self._sessions[loop] = session
+        return session
+
+    @contextlib.asynccontextmanager
+    async def _client(self) -> AsyncIterator[AsyncInferenceClient]:
+        """An `AsyncInferenceClient` for one generation, over the loop's shared pool.
+
+        The client enters every streamed response on its own exit stack and releases them only
+        when the client closes, so one long-lived client keeps every stream it ever opened (and,
+        after a cancelled or failed stream, its connection) for the life of the process. A client
+        per generation, closed when the generation ends, closes exactly that stream's response;
+        handing it the shared pool keeps connection reuse. Its stack never holds the pool, so
+        closing it leaves the pool open for the next generation.
+        """
+        client = AsyncInferenceClient(base_url=self._base_url, api_key=self._api_key, timeout=self._timeout)
+        client._async_client = self._session()
+        try:
+            yield client
+        finally:
+            await client.close()
 
     async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.aclose()
 
     def _payload(self, request: GenerationRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -136,19 +167,25 @@ class LLMServerGenerator:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Yield text deltas as they arrive; raises a mapped `LLMError` on any failure. Each
         call is reported to the observer: in flight, first token, deltas, outcome."""
-        client = self._client()
+        async with self._slot(), contextlib.aclosing(self._stream(request)) as deltas:
+            async for delta in deltas:
+                yield delta
+
+    async def _stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         started, deltas, error = time.perf_counter(), 0, None
         self._observer.generation_started()
         try:
-            chunks = await client.chat_completion(stream=True, **self._payload(request))
-            async for chunk in chunks:
-                for choice in chunk.choices or ():
-                    delta = choice.delta.content if choice.delta else None
-                    if delta:
-                        if not deltas:
-                            self._observer.first_token(time.perf_counter() - started)
-                        deltas += 1
-                        yield delta
+            async with self._client() as client:
+                chunks = await client.chat_completion(stream=True, **self._payload(request))
+                async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+                    async for chunk in chunks:
+                        for choice in chunk.choices or ():
+                            delta = choice.delta.content if choice.delta else None
+                            if delta:
+                                if not deltas:
+                                    self._observer.first_token(time.perf_counter() - started)
+                                deltas += 1
+                                yield delta
         except asyncio.CancelledError:
             error = "Cancelled"
             raise

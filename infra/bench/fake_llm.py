@@ -1,4 +1,8 @@
-"""A minimal Messages-API server with a fixed latency, standing in for a GPU server."""
+"""A minimal Messages-API server with a fixed latency, standing in for a GPU server.
+
+It counts the generations it is answering at once (`GET /stats`): how many a worker really
+keeps in flight is the number the async worker exists for.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,18 @@ from aiohttp import web
 
 
 def make_app(latency: float) -> web.Application:
+    stats = {"in_flight": 0, "max_in_flight": 0, "requests": 0}
+
     async def chat(request: web.Request) -> web.StreamResponse:
+        stats["in_flight"] += 1
+        stats["requests"] += 1
+        stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+        try:
+            return await answer(request)
+        finally:
+            stats["in_flight"] -= 1
+
+    async def answer(request: web.Request) -> web.StreamResponse:
         payload = await request.json()
         await asyncio.sleep(latency)
         chunk = {
@@ -26,8 +41,17 @@ def make_app(latency: float) -> web.Application:
         await response.write_eof()
         return response
 
+    async def read_stats(_: web.Request) -> web.Response:
+        return web.json_response(stats)
+
+    async def reset_stats(_: web.Request) -> web.Response:
+        stats.update(max_in_flight=stats["in_flight"], requests=0)
+        return web.json_response(stats)
+
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/stats", read_stats)
+    app.router.add_post("/stats/reset", reset_stats)
     return app
 
 

@@ -1,22 +1,27 @@
-"""Pipeline benchmark: csbot's whole path against a bare Celery baseline, in the same run.
+"""Pipeline benchmark: csbot's whole path against a bare stack, both measured in the same run.
 
-    python -m infra.bench.pipeline [--messages 200] [--llm-latency 0.05] [--concurrency 4]
+    python -m infra.bench.pipeline [--messages 200] [--llm-latency 2] [--concurrency N] [--parallel 200]
 
-* pipeline: POST to the real ASGI app → intake (dedupe + persist) → Redis/Celery → turn
-  (retrieval, prompt, huggingface_hub client → a local fake LLM server with fixed latency)
-  → outbox → deliver job → a channel that timestamps each reply.
-* bare: POST to a minimal FastAPI handler that enqueues a Celery task doing one Redis write.
+* pipeline: HTTP POST to `csbot serve` (a bench intake channel beside the platform ones) →
+  intake (dedupe + persist) → Redis/Celery → `csbot worker` (its app and pool, defaults unless
+  --concurrency) → turn (understanding, retrieval, prompt, huggingface_hub client → a local fake
+  LLM server with a fixed latency) → outbox → delivery → a channel that timestamps each reply.
+* bare: HTTP POST to a FastAPI handler that enqueues a Celery task doing one Redis write, on a
+  Celery thread pool of the same size.
 
-Each message is its own conversation. Prints both throughputs, their ratio and p50/p99
-latencies (POST → reply recorded). Needs Redis; uses PostgreSQL when BENCH_DATABASE_URL is
-set, else a SQLite file.
+Every run has its own namespace (`CSBOT_NAMESPACE`: Redis keys and queue names) and its own
+platform message ids, so a reused database or Redis never dedupes or mixes a run's messages;
+only the run's own keys are deleted at the end. Each message is its own conversation, all
+posted at once up to --parallel. Prints both throughputs and their ratio, reply latencies, the
+webhook ack latency while the worker runs, generations in flight at the LLM server (the most
+seen at once), the worker's RSS before and after, and replies per message. Needs Redis
+(`BENCH_REDIS_URL`); uses PostgreSQL when `BENCH_DATABASE_URL` is set, else a SQLite file.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import statistics
@@ -24,28 +29,22 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import redis
-from celery import Celery
-from fastapi import FastAPI
 
-from bots.runtime import build_runtime
-from bots.web import create_app
-from channels.http import WebRequest, WebResponse
-from channels.registry import CHANNELS
-from channels.spec import ChannelSettings, ChannelSpec, Endpoint
-from core.capabilities import PLAIN
-from core.messages import InboundMessage
-from infra.bench.worker import BARE_TASK, DONE_KEY
+from infra.bench.worker import done_key
 from infra.db.migrate import upgrade
 from infra.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_BOT = ROOT / "bots" / "acme_bank"
+QUESTIONS = ["I lost my card", "how much does an international transfer cost?", "我的账户被盗了，该怎么办？",
+             "what are your opening hours"]
 
 
 @dataclass(frozen=True)
@@ -53,185 +52,204 @@ class Result:
     name: str
     seconds: float
     latencies: list[float]
+    acks: list[float]
+    duplicates: int
 
     @property
     def throughput(self) -> float:
         return len(self.latencies) / self.seconds
 
     def line(self) -> str:
-        q = statistics.quantiles(self.latencies, n=100)
-        return (f"{self.name:<9} {len(self.latencies)} msgs in {self.seconds:6.2f}s  "
-                f"{self.throughput:8.1f} msg/s  p50 {q[49] * 1000:7.1f} ms  p99 {q[98] * 1000:7.1f} ms")
+        return (f"{self.name:<9} {len(self.latencies)} answered in {self.seconds:6.2f}s  {self.throughput:8.1f} msg/s  "
+                f"reply p50 {quantile(self.latencies, 50) * 1000:7.1f} ms  p99 {quantile(self.latencies, 99) * 1000:7.1f} ms  "
+                f"ack p50 {quantile(self.acks, 50) * 1000:6.1f} ms  p99 {quantile(self.acks, 99) * 1000:6.1f} ms  "
+                f"duplicates {self.duplicates}")
+
+
+def quantile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 20) -> None:
+def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode} before listening on {port}")
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             return
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.1)
     raise RuntimeError(f"nothing listening on {port}")
 
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL)
+    quiet = None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, start_new_session=True, stdout=quiet, stderr=quiet)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
-        process.wait(30)
+        process.wait(60)
     except subprocess.TimeoutExpired:
         process.kill()
 
 
-def collect(client: redis.Redis, sent_at: dict[str, float], timeout: float) -> tuple[float, list[float]]:
-    """Wait for every reply; returns (time of the last one, latencies)."""
-    done: dict[str, float] = {}
-    end = time.monotonic() + timeout
-    while len(done) < len(sent_at):
-        if time.monotonic() > end:
-            raise RuntimeError(f"only {len(done)} of {len(sent_at)} replies arrived within {timeout}s")
-        item = client.blpop([DONE_KEY], timeout=1)
-        if item:
-            key, at = item[1].decode().split("|")
-            done.setdefault(key, float(at))
-    return max(done.values()), [done[k] - sent_at[k] for k in sent_at]
+def rss_mib(pid: int) -> float:
+    """Resident memory of one process, from /proc (the worker is one process: a thread pool)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
-async def post_all(app: object, path: str, bodies: list[dict[str, str]], keys: list[str], parallel: int) -> dict[str, float]:
+class Replies:
+    """Reads `<id>|<time>` records off the run's done list, remembering every copy."""
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self._client, self._key = client, key
+        self.at: dict[str, float] = {}
+        self.copies: Counter[str] = Counter()
+
+    def wait(self, keys: list[str], timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while any(k not in self.at for k in keys):
+            if time.monotonic() > end:
+                got = sum(1 for k in keys if k in self.at)
+                raise RuntimeError(f"only {got} of {len(keys)} replies arrived within {timeout:g}s")
+            item = self._client.blpop([self._key], timeout=1)
+            if item:
+                key, at = item[1].decode().split("|")
+                self.copies[key] += 1
+                self.at.setdefault(key, float(at))
+
+    def settle(self, seconds: float = 2.0) -> None:
+        """Keep reading a little: a duplicate reply would arrive now."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            item = self._client.blpop([self._key], timeout=max(1, int(left)))
+            if item:
+                key, _ = item[1].decode().split("|")
+                self.copies[key] += 1
+
+
+async def post_all(port: int, bodies: list[dict[str, str]], parallel: int) -> tuple[dict[str, float], list[float]]:
+    """POST every body, `parallel` at once; returns (sent time per id, ack latencies)."""
     sent_at: dict[str, float] = {}
+    acks: list[float] = []
     semaphore = asyncio.Semaphore(parallel)
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-        async def one(body: dict[str, str], key: str) -> None:
+    limits = httpx.Limits(max_connections=parallel, max_keepalive_connections=parallel)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as http:
+        async def one(body: dict[str, str]) -> None:
             async with semaphore:
-                sent_at[key] = time.time()
-                response = await http.post(path, json=body)
+                sent_at[body["id"]] = time.time()
+                started = time.perf_counter()
+                response = await http.post("/webhooks/bench", json=body)
+                acks.append(time.perf_counter() - started)
                 response.raise_for_status()
 
-        await asyncio.gather(*(one(b, k) for b, k in zip(bodies, keys, strict=True)))
-    return sent_at
+        await asyncio.gather(*(one(b) for b in bodies))
+    return sent_at, acks
 
 
-async def warm_up(app: object, path: str, bodies: list[dict[str, str]], client: redis.Redis) -> None:
-    """Wait until the worker is up and has answered once: start-up is not what we measure."""
-    keys = [b["id"] for b in bodies]
-    sent = await post_all(app, path, bodies, keys, len(bodies))
-    await asyncio.to_thread(collect, client, sent, 120)
+async def phase(name: str, port: int, bodies: list[dict[str, str]], replies: Replies, parallel: int, timeout: float) -> Result:
+    started = time.time()
+    sent_at, acks = await post_all(port, bodies, parallel)
+    keys = list(sent_at)
+    await asyncio.to_thread(replies.wait, keys, timeout)
+    await asyncio.to_thread(replies.settle)
+    last = max(replies.at[k] for k in keys)
+    duplicates = sum(replies.copies[k] - 1 for k in keys)
+    return Result(name, last - started, [replies.at[k] - sent_at[k] for k in keys], acks, duplicates)
 
 
-def bare_web(redis_url: str) -> FastAPI:
-    celery = Celery("bench-bare", broker=redis_url)
-    app = FastAPI()
+class Stack:
+    """One web process and one worker process of a mode (`bare` or `pipeline`)."""
 
-    @app.post("/bare")
-    async def bare(body: dict[str, str]) -> dict[str, bool]:
-        celery.send_task(BARE_TASK, args=(body["id"],))
-        return {"ok": True}
+    def __init__(self, mode: str, env: dict[str, str], concurrency: int | None) -> None:
+        self.port = free_port()
+        extra = [f"--concurrency={concurrency}"] if concurrency else []
+        self.worker = spawn(["-m", "infra.bench.worker", mode, *extra], env)
+        self.web = spawn(["-m", "infra.bench.serve", mode, f"--port={self.port}"], env)
 
-    return app
+    def __enter__(self) -> Stack:
+        wait_port(self.port, self.web)
+        return self
 
-
-class BenchIntakeChannel:
-    """Accepts `{"id", "text"}` JSON posts and replies on the `bench` channel name."""
-
-    name = "bench"
-    capabilities = PLAIN
-
-    async def send(self, message):  # type: ignore[no-untyped-def]
-        raise RuntimeError("the web side never sends")
+    def __exit__(self, *exc: object) -> None:
+        stop(self.web)
+        stop(self.worker)
 
 
-class BenchSettings(ChannelSettings):
-    pass
-
-
-async def receive(channel: BenchIntakeChannel, intake: Any, request: WebRequest) -> WebResponse:
-    body = json.loads(request.body)
-    await intake.accept(InboundMessage("bench", body["id"], body["id"], "bench-user", body["text"]))
-    return WebResponse.json({"ok": True})
-
-
-# Mounted through the same channel seam as the platforms, so the web side measured is theirs.
-BENCH_SPEC = ChannelSpec(
-    name="bench", settings=BenchSettings, build=lambda _settings, _context: BenchIntakeChannel(),
-    endpoints=(Endpoint("POST", "/webhooks/bench", receive),), capabilities=PLAIN,
-)
+def llm_stats(port: int, reset: bool = False) -> dict[str, int]:
+    method = "POST" if reset else "GET"
+    return dict(httpx.request(method, f"http://127.0.0.1:{port}/stats" + ("/reset" if reset else "")).json())
 
 
 async def run(args: argparse.Namespace) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    namespace = f"bench-{run_id}"
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
     tmp = Path(tempfile.mkdtemp(prefix="csbot-bench-"))
     database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp}/bench.db")
     llm_port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url, "CSBOT_BOT": str(BENCH_BOT),
-           "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}", "PYTHONPATH": str(ROOT)}
+           "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}", "CSBOT_NAMESPACE": namespace, "PYTHONPATH": str(ROOT)}
+    settings = load_settings(redis_url=redis_url, csbot_namespace=namespace)
     client = redis.Redis.from_url(redis_url)
-    client.flushdb()
+    replies = Replies(client, done_key(settings))
     upgrade(database_url)
     llm = spawn(["-c", f"from infra.bench.fake_llm import serve; serve({llm_port}, {args.llm_latency})"], env)
-    wait_port(llm_port)
-    questions = ["I lost my card", "how much does an international transfer cost?", "我的账户被盗了，该怎么办？", "what are your opening hours"]
-    results: list[Result] = []
-    worker: subprocess.Popen[bytes] | None = None
     try:
-        # --- bare baseline ---------------------------------------------------------------
-        worker = spawn(["-m", "infra.bench.worker", "bare", f"--concurrency={args.concurrency}"], env)
-        bare_app = bare_web(redis_url)
-        await warm_up(bare_app, "/bare", [{"id": "warm-b"}], client)
-        keys = [f"b{i}" for i in range(args.messages)]
-        started = time.time()
-        sent = await post_all(bare_app, "/bare", [{"id": k} for k in keys], keys, args.parallel)
-        last, lat = await asyncio.to_thread(collect, client, sent, 300)
-        results.append(Result("bare", last - started, lat))
-        stop(worker)
-
-        # --- csbot pipeline --------------------------------------------------------------
-        worker = spawn(["-m", "infra.bench.worker", "pipeline", f"--concurrency={args.concurrency}"], env)
-        settings = load_settings(redis_url=redis_url, database_url=database_url, csbot_bot=BENCH_BOT,
-                                 llm_base_url=f"http://127.0.0.1:{llm_port}")
-        runtime = await build_runtime(settings, channels=[BenchIntakeChannel()], migrate=False, registry=(*CHANNELS, BENCH_SPEC))
-        app = create_app(runtime)
-        await warm_up(app, "/webhooks/bench", [{"id": f"warm-p{i}", "text": q} for i, q in enumerate(questions)], client)
-        keys = [f"p{i}" for i in range(args.messages)]
-        bodies = [{"id": k, "text": questions[i % len(questions)]} for i, k in enumerate(keys)]
-        started = time.time()
-        sent = await post_all(app, "/webhooks/bench", bodies, keys, args.parallel)
-        last, lat = await asyncio.to_thread(collect, client, sent, 600)
-        results.append(Result("pipeline", last - started, lat))
-        await runtime.close()
-        stop(worker)
+        wait_port(llm_port, llm)
+        with Stack("bare", env, args.concurrency) as bare_stack:
+            await phase("warm-up", bare_stack.port, [{"id": f"{run_id}-wb", "text": "-"}], replies, 1, 120)
+            bare = await phase("bare", bare_stack.port, bodies(f"{run_id}-b", args.messages), replies, args.parallel, 300)
+        with Stack("pipeline", env, args.concurrency) as pipe_stack:
+            warm = [{"id": f"{run_id}-wp{i}", "text": q} for i, q in enumerate(QUESTIONS)]
+            await phase("warm-up", pipe_stack.port, warm, replies, len(warm), 300)
+            rss_before = rss_mib(pipe_stack.worker.pid)
+            llm_stats(llm_port, reset=True)
+            pipe = await phase("pipeline", pipe_stack.port, bodies(f"{run_id}-p", args.messages), replies, args.parallel, 900)
+            in_flight = llm_stats(llm_port)["max_in_flight"]
+            rss_after = rss_mib(pipe_stack.worker.pid)
     finally:
-        if worker is not None and worker.poll() is None:
-            stop(worker)
         stop(llm)
+        keys = list(client.scan_iter(match=f"{namespace}:*", count=500))
+        if keys:
+            client.delete(*keys)
         client.close()
 
-    bare, pipe = results
-    print(f"messages={args.messages} llm_latency={args.llm_latency * 1000:.0f}ms worker_concurrency={args.concurrency} "
-          f"database={'postgresql' if database_url.startswith('postgresql') else 'sqlite'}")
-    for result in results:
+    database = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    print(f"messages={args.messages} llm_latency={args.llm_latency * 1000:.0f}ms parallel={args.parallel} "
+          f"worker_concurrency={args.concurrency or 'default (LLM_MAX_CONCURRENCY=' + str(settings.llm_max_concurrency) + ')'} "
+          f"database={database} namespace={namespace}")
+    for result in (bare, pipe):
         print(result.line())
+    print(f"pipeline: max generations in flight at the LLM server {in_flight}; "
+          f"worker RSS {rss_before:.0f} MiB before, {rss_after:.0f} MiB after")
     print(f"ratio pipeline/bare throughput: {pipe.throughput / bare.throughput:.3f}")
     print(f"ratio pipeline/bare p50 latency: {statistics.median(pipe.latencies) / statistics.median(bare.latencies):.1f}x")
+
+
+def bodies(prefix: str, count: int) -> list[dict[str, str]]:
+    """Fresh platform ids (the prefix holds the run id): a reused database dedupes nothing."""
+    return [{"id": f"{prefix}{i}", "text": QUESTIONS[i % len(QUESTIONS)]} for i in range(count)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--llm-latency", type=float, default=0.05, help="seconds the fake LLM server takes per answer")
-    parser.add_argument("--concurrency", type=int, default=4, help="worker threads")
-    parser.add_argument("--parallel", type=int, default=16, help="concurrent webhook posts")
+    parser.add_argument("--concurrency", type=int, default=None, help="worker pool size (default: csbot worker's own)")
+    parser.add_argument("--parallel", type=int, default=200, help="webhook posts in flight at once")
     asyncio.run(run(parser.parse_args()))
 
 

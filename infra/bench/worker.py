@@ -1,24 +1,33 @@
-"""Benchmark worker process: the real csbot worker (mode `pipeline`) or a bare Celery worker
-whose one task does one Redis write (mode `bare`). Both record completion times in Redis."""
+"""Benchmark worker process: the real csbot worker (mode `pipeline`: `csbot worker`'s app and
+pool, its replies recorded) or a bare Celery worker whose one task does one Redis write (mode
+`bare`, same pool and size). Both record `<id>|<time>` per reply in Redis, under the namespace.
+
+    python -m infra.bench.worker {bare|pipeline} [--concurrency N]   (default: LLM_MAX_CONCURRENCY)
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
-import weakref
 
 import redis
 import redis.asyncio as aioredis
 from celery import Celery
 
-from bots.worker import make_worker_app
+from bots.worker import make_worker_app, worker_argv
 from core.capabilities import PLAIN
 from core.messages import Delivered, OutboundMessage
-from infra.settings import load_settings
+from infra.settings import Settings, load_settings
 
-DONE_KEY = "csbot:bench:done"
 BARE_TASK = "bench.bare"
+
+
+def done_key(settings: Settings) -> str:
+    return settings.redis_key_prefix + "csbot:bench:done"
+
+
+def bare_queue(settings: Settings) -> str:
+    return f"{settings.csbot_namespace}.bare" if settings.csbot_namespace else "bare"
 
 
 class BenchChannel:
@@ -27,47 +36,56 @@ class BenchChannel:
     name = "bench"
     capabilities = PLAIN
 
-    def __init__(self, redis_url: str) -> None:
-        self._redis_url = redis_url
-        # One client per event loop: each Celery worker thread runs its own loop.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+    def __init__(self, settings: Settings) -> None:
+        assert settings.redis_url
+        self._url = settings.redis_url
+        self._client: aioredis.Redis | None = None  # made on the worker's loop, on first send
+        self._key = done_key(settings)
 
     async def send(self, message: OutboundMessage) -> Delivered:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = aioredis.Redis.from_url(self._redis_url)
-        await client.rpush(DONE_KEY, f"{message.conversation_key}|{time.time()}")
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(self._url)
+        await self._client.rpush(self._key, f"{message.conversation_key}|{time.time()}")
         return Delivered(platform_message_id=str(message.id))
 
 
-def bare_app(redis_url: str) -> Celery:
-    app = Celery("bench-bare", broker=redis_url)
-    app.conf.update(task_ignore_result=True, worker_prefetch_multiplier=1, task_acks_late=True)
-    client = redis.Redis.from_url(redis_url)
+def bare_celery(settings: Settings) -> Celery:
+    """A Celery app with csbot's reliability settings and namespace, and nothing else."""
+    app = Celery("bench-bare", broker=settings.redis_url)
+    transport = {"global_keyprefix": settings.redis_key_prefix} if settings.redis_key_prefix else {}
+    app.conf.update(task_ignore_result=True, worker_prefetch_multiplier=1, task_acks_late=True,
+                    task_default_queue=bare_queue(settings), broker_transport_options=transport)
+    return app
+
+
+def bare_app(settings: Settings) -> Celery:
+    app = bare_celery(settings)
+    client = redis.Redis.from_url(settings.redis_url or "")
+    key = done_key(settings)
 
     @app.task(name=BARE_TASK)
-    def bare(key: str) -> None:
-        client.rpush(DONE_KEY, f"{key}|{time.time()}")
+    def bare(key_: str) -> None:
+        client.rpush(key, f"{key_}|{time.time()}")
 
     return app
 
 
-def pipeline_app() -> Celery:
-    settings = load_settings()
-    assert settings.redis_url
-    return make_worker_app(settings, channels=[BenchChannel(settings.redis_url)], platform_channels=False)
+QUIET = ["--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["bare", "pipeline"])
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=None)
     args = parser.parse_args()
-    app = bare_app(load_settings().redis_url or "") if args.mode == "bare" else pipeline_app()
-    queues = "celery" if args.mode == "bare" else "inbound,outbound"
-    app.worker_main(["worker", "--pool=threads", f"--concurrency={args.concurrency}", f"--queues={queues}",
-                     "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"])
+    settings = load_settings()
+    argv = worker_argv(settings, concurrency=args.concurrency, loglevel="WARNING")
+    if args.mode == "bare":
+        size = args.concurrency or settings.llm_max_concurrency
+        bare_app(settings).worker_main(["worker", "--pool=threads", f"--concurrency={size}",
+                                        f"--queues={bare_queue(settings)}", *QUIET])
+    else:
+        make_worker_app(settings, channels=[BenchChannel(settings)], platform_channels=False).worker_main([*argv, *QUIET])
 
 
 if __name__ == "__main__":

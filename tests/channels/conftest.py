@@ -184,17 +184,18 @@ def _worker(config: Any, make_channel: Callable[[Any, Any], Any], limiter: Any) 
     from core.botdef import load_bot
     from infra.db.engine import make_engine, make_sessions
     from workers import bridge
-    from workers.celery_app import CeleryJobs, create_celery
+    from workers.celery_app import CeleryJobs, Queues, create_celery
 
-    app = create_celery(config.redis_url, visibility_timeout=visibility_timeout(config, load_bot(config.csbot_bot)))
+    app = create_celery(config.redis_url, visibility_timeout=visibility_timeout(config, load_bot(config.csbot_bot)),
+                        namespace=config.csbot_namespace)
 
     async def services() -> Any:
         channel = make_channel(make_sessions(make_engine(config.database_url)), limiter)
-        runtime = await build_runtime(config, channels=[channel], jobs=CeleryJobs(app), migrate=False)
-        return runtime.services
+        return await build_runtime(config, channels=[channel], jobs=CeleryJobs(app), migrate=False)
 
     bridge.install(services)
-    with start_worker(app, pool="threads", concurrency=3, perform_ping_check=False, queues=["inbound", "outbound"],
+    queues = Queues(config.csbot_namespace)
+    with start_worker(app, pool="threads", concurrency=3, perform_ping_check=False, queues=[queues.inbound, queues.outbound],
                       shutdown_timeout=30):
         yield
 

@@ -17,6 +17,7 @@ from channels.telegram.channel import TelegramChannel, TelegramConfig
 from core.errors import ConfigError, PermanentDeliveryError, RateLimited, TransientDeliveryError
 from core.messages import Button, ContentKind, OutboundMessage
 from infra.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from tests.conftest import REDIS_TEST_URL
 from tests.channels.conftest import (
     BOTH_BACKENDS,
     MEDIA_ONLY_EN,
@@ -423,7 +424,7 @@ async def redis_limiter() -> Any:
     from tests.conftest import require_services
 
     require_services()
-    client = Redis.from_url("redis://127.0.0.1:6379/5")
+    client = Redis.from_url(REDIS_TEST_URL)
     prefix = f"csbot:test-rl:{uuid.uuid4().hex[:8]}:"
     try:
         yield RedisRateLimiter(client, prefix=prefix), client, prefix
@@ -456,7 +457,7 @@ async def test_redis_limiter_from_url_works_across_event_loops() -> None:
     from tests.conftest import require_services
 
     require_services()
-    limiter = RedisRateLimiter("redis://127.0.0.1:6379/5", prefix=f"csbot:test-rl:{uuid.uuid4().hex[:8]}:")
+    limiter = RedisRateLimiter(REDIS_TEST_URL, prefix=f"csbot:test-rl:{uuid.uuid4().hex[:8]}:")
 
     def in_new_loop() -> float:
         return asyncio.run(limiter.reserve("k", per_second=100.0, burst=100))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bots import worker_health
-from tests.conftest import TEST_BOT
+from tests.conftest import TEST_BOT, worker_queues
 
 
 def test_missing_and_stale_files_are_named(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_a_running_worker_keeps_the_file(tmp_path: Path, request: pytest.Fixture
     settings = load_settings(csbot_bot=TEST_BOT, database_url=request.getfixturevalue("clean_postgres"),
                              redis_url=request.getfixturevalue("clean_redis"), llm_base_url=None)
     with start_worker(worker_app(settings, None), pool="threads", concurrency=1, perform_ping_check=False,
-                      queues=["inbound"], shutdown_timeout=30):
+                      queues=worker_queues(settings)[:1], shutdown_timeout=30):
         deadline = time.monotonic() + 20
         while not path.exists() and time.monotonic() < deadline:
             time.sleep(0.1)

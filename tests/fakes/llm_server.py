@@ -39,6 +39,9 @@ class FakeLLMServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     script: deque[Behaviour] = field(default_factory=deque)
     url: str = ""
+    # Requests being answered right now, and the most seen at once (a worker's concurrency).
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     # --- scripting ---------------------------------------------------------------------------
 
@@ -72,6 +75,14 @@ class FakeLLMServer:
         return f"{prefix}根据《{title}》：{first_line}" if chinese else f"{prefix}From '{title}': {first_line}"
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1  # the server's own loop is its only writer
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         payload = await request.json()
         self.requests.append(payload)
         behaviour = self.script.popleft() if self.script else self.default

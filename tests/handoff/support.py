@@ -25,7 +25,7 @@ from aiohttp import web
 from sqlalchemy import text
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import TEST_BOT
+from tests.conftest import TEST_BOT, worker_queues
 from tests.fakes.slack_api import Call, FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
@@ -311,7 +311,7 @@ async def desk_system(tmp_path: Path, *, backend: str = "sqlite", request: Any =
         runtime = await build_runtime(settings, platform_channels=True, migrate=False)
         app = worker_app(settings, None, platform_channels=True)
         worker = start_worker(app, pool="threads", concurrency=3, perform_ping_check=False,
-                              queues=["inbound", "outbound"], shutdown_timeout=30)
+                              queues=worker_queues(settings), shutdown_timeout=30)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://test")
     try:
         with worker:

@@ -1,0 +1,77 @@
+"""Streamed generations release their responses: a worker's memory must not grow per turn.
+
+huggingface_hub's client keeps each streamed response on its exit stack until the client
+closes; these tests count the live responses and pooled connections after many generations,
+including the ones that fail or are cancelled mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+from core.errors import LLMError, LLMTimeout
+from core.ports import GenerationRequest, ChatMessage
+from huggingface_hub.utils import httpx
+from tests.fakes.llm_server import Behaviour, FakeLLMServer
+from workers.llm import LLMServerGenerator
+
+N = 40
+ROUNDS = 10
+
+
+def request() -> GenerationRequest:
+    return GenerationRequest(messages=(ChatMessage("user", "how do I freeze my card?"),), max_new_tokens=32, temperature=0.0)
+
+
+def live_responses() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, httpx.Response))
+
+
+def pooled_connections(generator: LLMServerGenerator) -> int:
+    session = generator._session()
+    return len(session._transport._pool.connections)  # type: ignore[attr-defined]
+
+
+async def test_many_streamed_generations_leave_no_response_behind(fake_llm: FakeLLMServer) -> None:
+    generator = LLMServerGenerator(fake_llm.url, timeout=5.0)
+    try:
+        await generator.generate(request())
+        baseline = live_responses()
+        answers = [await generator.generate(request()) for _ in range(N)]
+        assert all(answers) and len(fake_llm.requests) == N + 1
+        assert live_responses() <= baseline
+        assert pooled_connections(generator) <= 1  # one kept-alive connection reused by every turn
+    finally:
+        await generator.aclose()
+
+
+async def failure_kinds(generator: LLMServerGenerator, fake_llm: FakeLLMServer) -> tuple[type, type]:
+    """One generation failing inside its stream, one cancelled by the deadline; the errors'
+    tracebacks (which hold the frames, hence the responses) are dropped before returning."""
+    fake_llm.then(Behaviour("stream_error"), Behaviour("delay", delay=2.5))
+    kinds = []
+    for _ in range(2):
+        try:
+            await generator.generate(request())
+        except LLMError as exc:
+            kinds.append(type(exc))
+    return kinds[0], kinds[1]
+
+
+async def test_failed_and_cancelled_streams_are_closed_too(fake_llm: FakeLLMServer) -> None:
+    generator = LLMServerGenerator(fake_llm.url, timeout=1.0)
+    try:
+        await failure_kinds(generator, fake_llm)
+        baseline = live_responses()
+        for _ in range(ROUNDS):
+            failed, cancelled = await failure_kinds(generator, fake_llm)
+            assert failed is not LLMTimeout and cancelled is LLMTimeout
+        await asyncio.sleep(0.05)
+        # A cancelled stream's connection is torn down in the background and may hold its last
+        # response for a moment; a leak grows by one per round instead.
+        assert live_responses() <= baseline + 2
+        assert pooled_connections(generator) <= 1
+    finally:
+        await generator.aclose()
