@@ -3,6 +3,8 @@ it restarts or a network path drops, while the jobs are using them."""
 
 from __future__ import annotations
 
+import threading
+
 import asyncpg
 
 from tests.conftest import run_in_thread
@@ -11,6 +13,11 @@ TERMINATE_OTHERS = (
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
 )
+
+
+# Kills fired at once (from the fake LLM and the fake platform) would terminate each other's
+# admin connection: one at a time.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def terminate_connections(database_url: str) -> int:
@@ -23,4 +30,5 @@ def terminate_connections(database_url: str) -> int:
         finally:
             await conn.close()
 
-    return run_in_thread(terminate())
+    with _ONE_AT_A_TIME:
+        return run_in_thread(terminate())
