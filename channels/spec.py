@@ -8,7 +8,7 @@ it is built, the routes it serves and what it can show. The web app, `csbot doct
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -21,6 +21,7 @@ from core.botdef import BotDefinition
 from core.capabilities import Capabilities
 from core.delivery_status import DeliveryStatus
 from core.errors import ConfigError
+from core.feedback import FeedbackStyle
 from core.intake import Intake
 from core.optouts import OptOuts
 from core.ports import RateLimiter
@@ -28,7 +29,10 @@ from core.ports import RateLimiter
 C = TypeVar("C", bound=Channel)
 S = TypeVar("S", bound="ChannelSettings")
 
-__all__ = ["Capabilities", "ChannelContext", "ChannelSettings", "ChannelSpec", "Endpoint", "secret"]
+__all__ = [
+    "Capabilities", "ChannelContext", "ChannelSettings", "ChannelSpec", "Endpoint", "FeedbackStyle", "channel_spec",
+    "handled_by", "secret",
+]
 
 
 class ChannelSettings(BaseSettings):
@@ -74,6 +78,7 @@ class ChannelContext:
     delivery_status: DeliveryStatus
 
 
+CONFIGURED = "configured"  # what `csbot doctor` says of an enabled channel with no detail of its own
 Serve = Callable[[Any, Intake, WebRequest], Awaitable[WebResponse]]
 
 
@@ -95,7 +100,7 @@ class ChannelSpec(Generic[S, C]):
     build: Callable[[S, ChannelContext], C]
     endpoints: tuple[Endpoint, ...]
     capabilities: Capabilities
-    describe: Callable[[S], str] = lambda _: "configured"  # the detail `csbot doctor` shows when on
+    describe: Callable[[S], str] = lambda _: CONFIGURED  # the detail `csbot doctor` shows when on
 
     def routes(self, channel: C, intake: Intake) -> tuple[Route, ...]:
         """The endpoints bound to a built channel and the intake it hands messages to."""
@@ -107,3 +112,40 @@ class ChannelSpec(Generic[S, C]):
             return Route(endpoint.method, endpoint.path, handler)
 
         return tuple(bind(e) for e in self.endpoints)
+
+
+def handled_by(method: str) -> Serve:
+    """An endpoint answered by the built channel's own `method(request, intake)`.
+
+    Almost every platform route is just that, so a spec names the method instead of writing a
+    forwarding function for each; the method is looked up on the channel when a request comes,
+    which keeps the SDK-heavy channel module unimported until the channel is built.
+    """
+
+    async def serve(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
+        answer: WebResponse = await getattr(channel, method)(request, intake)
+        return answer
+
+    serve.__name__ = serve.__qualname__ = f"serve_{method}"
+    return serve
+
+
+RouteLine = tuple[str, str, str | Serve]  # (HTTP method, path, channel method name or Serve)
+
+
+def channel_spec(
+    name: str,
+    settings: type[S],
+    build: Callable[[S, ChannelContext], C],
+    *,
+    routes: Iterable[RouteLine],
+    capabilities: Capabilities,
+    describe: Callable[[S], str] | None = None,
+) -> ChannelSpec[S, C]:
+    """A platform's spec from its settings class, its builder and its routes.
+
+    `routes` are `(HTTP method, path, serve)` lines, where serve is the name of a channel method
+    taking `(request, intake)` or, for anything else, a `Serve` function of the spec's own.
+    """
+    endpoints = tuple(Endpoint(verb, path, handled_by(serve) if isinstance(serve, str) else serve) for verb, path, serve in routes)
+    return ChannelSpec(name, settings, build, endpoints, capabilities, describe or (lambda _: CONFIGURED))

@@ -26,21 +26,32 @@ from typing import Any
 import pytest
 
 from tests.fakes.llm_server import FakeLLMServer
+from tests.support.databases import PG_ADMIN_URL, fresh_postgres_database, migrated_sqlite, run_in_thread  # noqa: F401
 from tests.support.recording import RecordingChannel
 
 REQUIRE_SERVICES = os.environ.get("CSBOT_REQUIRE_SERVICES") == "1"
-PG_ADMIN_URL = os.environ.get("CSBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("CSBOT_TEST_REDIS", "redis://127.0.0.1:6379/11")
 RUN_ID = uuid.uuid4().hex[:8]  # this test run (one per process, so per xdist worker too)
 TEST_BOT = Path(__file__).parent / "support" / "testbot"
+# Session services too heavy to run once per xdist worker: the tests using them share one worker.
+ONE_WORKER_FIXTURES = ("local_llm",)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Tests that ask for `clean_redis` get a namespace of their own anyway; this keeps anything
+    # else that reads settings from sharing Redis keys or Celery queues with the other workers.
+    os.environ["CSBOT_NAMESPACE"] = "-".join(filter(None, (os.environ.get("CSBOT_NAMESPACE"), os.environ["PYTEST_XDIST_WORKER"], RUN_ID)))
 
 
-def run_in_thread(coro: Any) -> Any:
-    """Run a coroutine to completion from sync fixture code, even inside a running loop."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Send every test of a heavy session service to one xdist worker (`--dist loadgroup`),
+    so the service starts once per run, not once per worker (two llama.cpp servers on two cores
+    would each run at half speed)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        for name in ONE_WORKER_FIXTURES:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
 
 
 def reachable(host: str, port: int) -> bool:
@@ -67,24 +78,11 @@ def require_services() -> None:
 def postgres_url() -> Iterator[str]:
     """A fresh database for this test session, migrated to head."""
     require_services()
-    import asyncpg
-
     from infra.db.migrate import upgrade
 
-    name = f"csbot_test_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    run_in_thread(admin(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-    upgrade(url)
-    yield url
-    run_in_thread(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture
@@ -188,13 +186,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A migrated database on `backend` (empty), as the URL settings carry."""
-    from infra.db.migrate import upgrade
-
     if backend == "postgres":
         return str(request.getfixturevalue("clean_postgres"))
-    url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path / "db.sqlite")
 
 
 @pytest.fixture
@@ -222,7 +216,7 @@ async def pipeline(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
     overrides: dict[str, Any] = {"csbot_bot": TEST_BOT, "llm_base_url": fake_llm.url if use_llm else None}
     channel = RecordingChannel()
     if backend == "sqlite":
-        settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/csbot.db", redis_url=None, **overrides)
+        settings = load_settings(database_url=migrated_sqlite(tmp_path / "csbot.db"), redis_url=None, **overrides)
         runtime = await build_runtime(settings, channels=[channel])
         try:
             yield Pipeline(backend, runtime, channel)

@@ -26,11 +26,11 @@ from core.records import OutboxStatus
 from core.reply import Reply, ReplySource
 from infra.db.engine import make_engine, make_sessions
 from infra.db.faults import classify
-from infra.db.migrate import upgrade
 from infra.db.store import SqlStore
 from infra.locks import MemoryLocks
 from tests.conftest import Pipeline, run_in_thread
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
+from tests.support.databases import migrated_sqlite
 from tests.support.pg_faults import terminate_connections
 from tests.support.recording import RecordingChannel, inbound
 
@@ -131,8 +131,7 @@ class NoJobs:
 
 
 async def one_reply(tmp_path: Path, failures: int) -> tuple[ForgetfulStore, Delivery, RecordingChannel, int, Any]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/d.db"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "d.db")
     engine = make_engine(url)
     store = ForgetfulStore(make_sessions(engine), failures=failures)
     message_id, _ = await store.save_inbound(inbound("hi", message_id="d1"))
@@ -169,8 +168,7 @@ async def test_a_send_the_database_missed_is_recorded_by_the_retry_not_resent(tm
 
 @pytest.mark.parametrize("committed", [True, False], ids=["claim-committed", "claim-lost"])
 async def test_a_claim_whose_answer_was_lost_is_sent_once(tmp_path: Path, committed: bool) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/c.db"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "c.db")
     engine = make_engine(url)
     store = ClaimLosingStore(make_sessions(engine), committed=committed)
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +15,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from infra.db.migrate import MIGRATION_LOCK, alembic_config, upgrade
-from tests.conftest import PG_ADMIN_URL, require_services, run_in_thread
+from tests.conftest import require_services
+from tests.support.databases import fresh_postgres_database, run_in_thread
 
 
 def test_migrations_match_the_models_on_sqlite(tmp_path: Path) -> None:
@@ -41,22 +41,8 @@ def test_downgrade_to_the_first_revision_and_back(tmp_path: Path) -> None:
 def fresh_postgres() -> Iterator[str]:
     """An empty PostgreSQL database of this test's own (no schema), dropped afterwards."""
     require_services()
-    import asyncpg
-
-    name = f"csbot_migrate_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    run_in_thread(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-    finally:
-        run_in_thread(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with fresh_postgres_database("csbot_migrate") as url:
+        yield url
 
 
 def versions(url: str) -> list[str] | None:

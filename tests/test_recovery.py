@@ -11,10 +11,10 @@ from core.messages import Delivered
 from core.recovery import UNKNOWN_OUTCOME, Recovery
 from core.reply import Reply, ReplySource
 from infra.db.engine import make_engine, make_sessions
-from infra.db.migrate import upgrade
 from infra.db.models import MessageRow, OutboxRow
 from infra.db.recovery import SqlRecoveryQueries
 from infra.db.store import SqlStore
+from tests.support.databases import migrated_sqlite
 from tests.support.recording import inbound
 
 
@@ -31,8 +31,7 @@ class CollectingJobs:
 
 
 async def test_sweep_requeues_lost_jobs_and_dead_letters_unknown_sends(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/r.db"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "r.db")
     engine = make_engine(url)
     sessions = make_sessions(engine)
     store = SqlStore(sessions)
@@ -73,7 +72,7 @@ async def test_the_periodic_sweep_answers_a_message_whose_job_was_lost(tmp_path:
     from workers.inprocess import InProcessJobs
 
     channel = RecordingChannel()
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db", csbot_bot=TEST_BOT, llm_base_url=None)
+    settings = load_settings(database_url=migrated_sqlite(tmp_path / "s.db"), csbot_bot=TEST_BOT, llm_base_url=None)
     runtime = await build_runtime(settings, channels=[channel])
     try:
         message_id, _ = await runtime.store.save_inbound(inbound("I lost my card", message_id="lost-job"))  # no enqueue

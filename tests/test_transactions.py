@@ -21,6 +21,7 @@ from sqlalchemy import event, select
 from infra.db.models import MessageRow, OutboxRow
 from tests.conftest import TEST_BOT
 from tests.fakes.llm_server import FakeLLMServer
+from tests.support.databases import migrated_sqlite
 from tests.support.recording import RecordingChannel, inbound
 from workers import jobs as job_bodies
 
@@ -114,7 +115,7 @@ async def system(
     from infra.settings import load_settings
 
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/csbot.db"
+        url = migrated_sqlite(tmp_path / "csbot.db")
     else:
         url = request.getfixturevalue("clean_postgres")
     settings = load_settings(database_url=url, redis_url=None, csbot_bot=TEST_BOT, llm_base_url=fake_llm.url)

@@ -7,14 +7,11 @@ serves all three and hands what is not a customer's (agent-channel messages, des
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from channels.http import WebRequest, WebResponse
-from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, Endpoint, secret
-from core.feedback import FeedbackStyle
-from core.intake import Intake
+from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, FeedbackStyle, channel_spec, secret
 
 if TYPE_CHECKING:
     from channels.slack.channel import SlackChannel
@@ -53,27 +50,13 @@ def build(settings: SlackSettings, context: ChannelContext) -> SlackChannel:
     return SlackChannel(config, context.limiter)
 
 
-async def _events(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
-    return await channel.handle_events(request, intake)
-
-
-async def _interactions(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
-    return await channel.handle_interactions(request, intake)
-
-
-async def _commands(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
-    return await channel.handle_commands(request, intake)
-
-
-SPEC: ChannelSpec[SlackSettings, SlackChannel] = ChannelSpec(
-    name=NAME,
-    settings=SlackSettings,
-    build=build,
-    endpoints=(
-        Endpoint("POST", EVENTS_PATH, _events),
-        Endpoint("POST", INTERACTIONS_PATH, _interactions),
-        Endpoint("POST", COMMANDS_PATH, _commands),
-    ),
+SPEC: ChannelSpec[SlackSettings, SlackChannel] = channel_spec(
+    NAME, SlackSettings, build,
+    routes=[
+        ("POST", EVENTS_PATH, "handle_events"),
+        ("POST", INTERACTIONS_PATH, "handle_interactions"),
+        ("POST", COMMANDS_PATH, "handle_commands"),
+    ],
     capabilities=CAPABILITIES,
     describe=lambda s: s.slack_api_url,
 )

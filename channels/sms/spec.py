@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from channels.http import WebRequest, WebResponse
-from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, Endpoint, secret
-from core.feedback import FeedbackStyle
-from core.intake import Intake
+from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, FeedbackStyle, channel_spec, secret
 
 if TYPE_CHECKING:
     from channels.sms.channel import SmsChannel
@@ -46,19 +43,7 @@ def build(settings: SmsSettings, context: ChannelContext) -> SmsChannel:
     return SmsChannel(config, context.limiter, context.optouts, context.delivery_status)
 
 
-async def _message(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
-    return await channel.serve_message(request, intake)
-
-
-async def _status(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
-    return await channel.serve_status(request, intake)
-
-
-SPEC: ChannelSpec[SmsSettings, SmsChannel] = ChannelSpec(
-    name=NAME,
-    settings=SmsSettings,
-    build=build,
-    endpoints=(Endpoint("POST", SMS_PATH, _message), Endpoint("POST", STATUS_PATH, _status)),
-    capabilities=CAPABILITIES,
-    describe=lambda s: str(s.twilio_from_number),
+SPEC: ChannelSpec[SmsSettings, SmsChannel] = channel_spec(
+    NAME, SmsSettings, build, routes=[("POST", SMS_PATH, "serve_message"), ("POST", STATUS_PATH, "serve_status")],
+    capabilities=CAPABILITIES, describe=lambda s: str(s.twilio_from_number),
 )

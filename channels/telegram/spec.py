@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from channels.http import WebRequest, WebResponse
-from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, Endpoint, secret
-from core.feedback import FeedbackStyle
-from core.intake import Intake
+from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, FeedbackStyle, channel_spec, secret
 
 if TYPE_CHECKING:
     from channels.telegram.channel import TelegramChannel
@@ -41,15 +38,7 @@ def build(settings: TelegramSettings, context: ChannelContext) -> TelegramChanne
     return TelegramChannel(config, context.limiter)
 
 
-async def _webhook(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
-    return await channel.handle(request, intake)
-
-
-SPEC: ChannelSpec[TelegramSettings, TelegramChannel] = ChannelSpec(
-    name=NAME,
-    settings=TelegramSettings,
-    build=build,
-    endpoints=(Endpoint("POST", WEBHOOK_PATH, _webhook),),
-    capabilities=CAPABILITIES,
+SPEC: ChannelSpec[TelegramSettings, TelegramChannel] = channel_spec(
+    NAME, TelegramSettings, build, routes=[("POST", WEBHOOK_PATH, "handle")], capabilities=CAPABILITIES,
     describe=lambda s: s.telegram_api_url,
 )

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from channels.http import WebRequest, WebResponse
-from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, Endpoint, secret
-from core.feedback import FeedbackStyle
+from channels.spec import Capabilities, ChannelContext, ChannelSettings, ChannelSpec, FeedbackStyle, channel_spec, secret
 from core.intake import Intake
 
 if TYPE_CHECKING:
@@ -54,19 +53,12 @@ def build(settings: WhatsAppSettings, context: ChannelContext) -> WhatsAppChanne
     return WhatsAppChannel(config, context.limiter, context.delivery_status)
 
 
-async def _verify(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
+async def _verify(channel: Any, _intake: Intake, request: WebRequest) -> WebResponse:
+    """Meta's subscription handshake needs no intake, and the channel answers it synchronously."""
     return channel.handle_verification(request)
 
 
-async def _deliveries(channel: Any, intake: Intake, request: WebRequest) -> WebResponse:
-    return await channel.handle_delivery(request, intake)
-
-
-SPEC: ChannelSpec[WhatsAppSettings, WhatsAppChannel] = ChannelSpec(
-    name=NAME,
-    settings=WhatsAppSettings,
-    build=build,
-    endpoints=(Endpoint("GET", WEBHOOK_PATH, _verify), Endpoint("POST", WEBHOOK_PATH, _deliveries)),
-    capabilities=CAPABILITIES,
-    describe=lambda s: f"{s.whatsapp_api_url} phone number {s.whatsapp_phone_number_id}",
+SPEC: ChannelSpec[WhatsAppSettings, WhatsAppChannel] = channel_spec(
+    NAME, WhatsAppSettings, build, routes=[("GET", WEBHOOK_PATH, _verify), ("POST", WEBHOOK_PATH, "handle_delivery")],
+    capabilities=CAPABILITIES, describe=lambda s: f"{s.whatsapp_api_url} phone number {s.whatsapp_phone_number_id}",
 )

@@ -22,6 +22,7 @@ from channels.sms.channel import SmsConfig
 from channels.telegram.channel import TelegramConfig
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.databases import migrated_sqlite
 
 TEST_BOT = Path(__file__).resolve().parent.parent / "support" / "testbot"
 MEDIA_ONLY_EN = "Sorry, I can only read text for now. Please type your question."
@@ -148,15 +149,13 @@ async def running_system(
     from bots.runtime import build_runtime
     from bots.web import create_app
     from infra.db.engine import make_engine, make_sessions
-    from infra.db.migrate import upgrade
     from infra.ratelimit import MemoryRateLimiter, RedisRateLimiter
     from infra.settings import load_settings
 
     base = {"llm_base_url": None, "csbot_bot": TEST_BOT, **settings}
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/channels.db"
+        url = migrated_sqlite(tmp_path / "channels.db")
         config = load_settings(database_url=url, redis_url=None, **base)
-        upgrade(url)
         limiter: Any = MemoryRateLimiter()
     else:
         url = request.getfixturevalue("clean_postgres")

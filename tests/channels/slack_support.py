@@ -23,6 +23,7 @@ from sqlalchemy import text
 from channels.slack.channel import SlackChannel
 from channels.slack.config import SlackConfig
 from tests.fakes.slack_api import FakeSlackApi
+from tests.support.databases import migrated_sqlite
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"
@@ -161,7 +162,7 @@ async def slack_system(tmp_path: Path, *, limiter: OpenLimiter | None = None) ->
     limiter = limiter or OpenLimiter()
     async with FakeSlackApi(token=BOT_TOKEN, bot_user_id=BOT_USER) as fake:
         settings = load_settings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path}/slack.db",
+            database_url=migrated_sqlite(tmp_path / "slack.db"),
             redis_url=None,
             llm_base_url=None,
             csbot_bot=make_bot(tmp_path),

@@ -20,6 +20,7 @@ from channels.whatsapp.signature import signature_of
 from infra.db.delivery_status import SqlDeliveryStatus
 from tests.channels.conftest import BOTH_BACKENDS, System, running_system
 from tests.fakes.whatsapp_api import FakeWhatsAppAPI
+from tests.support.databases import migrated_sqlite
 
 TOKEN = "EAAG-test-access-token"
 APP_SECRET = "whatsapp-app-secret-for-tests"
@@ -239,7 +240,7 @@ async def test_its_settings_turn_it_on_through_the_registry_and_a_half_set_one_n
     from tests.conftest import TEST_BOT
     from tests.fuzz.test_webhooks_fuzz import NoJobs
 
-    base = {"csbot_bot": TEST_BOT, "database_url": f"sqlite+aiosqlite:///{tmp_path}/wa.db", "redis_url": None, "llm_base_url": None}
+    base = {"csbot_bot": TEST_BOT, "database_url": migrated_sqlite(tmp_path / "wa.db"), "redis_url": None, "llm_base_url": None}
     settings = load_settings(**base, **settings_for(graph))
     assert configured(settings)["whatsapp"] == f"on ({graph.api_url} phone number {PHONE_ID})"
     runtime = await build_runtime(settings, platform_channels=True, jobs=NoJobs(), migrate=True)

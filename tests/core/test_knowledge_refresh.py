@@ -12,15 +12,14 @@ from core.knowledge import Article
 from core.knowledge_index import KnowledgeIndex
 from infra.db.engine import make_engine, make_sessions
 from infra.db.knowledge_documents import SqlKnowledgeStore
-from infra.db.migrate import upgrade
+from tests.support.databases import migrated_sqlite
 
 HOURS = Article("opening-hours", "en", "Opening hours", "Branches open Monday to Friday, 9:00 to 17:00.")
 QUESTION = "do you offer student accounts"
 
 
 async def test_turns_look_at_the_stamp_once_per_interval_and_then_see_new_documents(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kb.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "kb.db")
     db = make_engine(url)
     statements: list[str] = []
     event.listen(db.sync_engine, "before_cursor_execute", lambda _c, _k, sql, *_: statements.append(sql))

@@ -32,6 +32,7 @@ from bots.runtime import build_runtime
 from bots.web import create_app
 from infra.settings import load_settings
 from tests.conftest import TEST_BOT
+from tests.support.databases import migrated_sqlite
 
 EXAMPLES = int(os.environ.get("CSBOT_FUZZ_EXAMPLES", "2000"))
 TG_TOKEN = "123456789:AAE-fuzz_token-value"
@@ -77,7 +78,7 @@ class App:
     def __init__(self, tmp: Path) -> None:
         self.loop = asyncio.new_event_loop()
         config = load_settings(
-            csbot_bot=TEST_BOT, database_url=f"sqlite+aiosqlite:///{tmp / 'fuzz.db'}", redis_url=None, llm_base_url=None,
+            csbot_bot=TEST_BOT, database_url=migrated_sqlite(tmp / "fuzz.db"), redis_url=None, llm_base_url=None,
             telegram_bot_token=TG_TOKEN, telegram_webhook_secret=TG_SECRET, telegram_api_url="http://127.0.0.1:9",
             slack_bot_token="xoxb-fuzz", slack_signing_secret=SLACK_SECRET, slack_api_url="http://127.0.0.1:9/api/",
             slack_agent_channel="C0AGENTS", slack_admin_user_ids=ADMIN,

@@ -29,6 +29,7 @@ from tests.conftest import TEST_BOT, worker_queues
 from tests.fakes.slack_api import Call, FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.support.databases import migrated_sqlite
 from tests.support import waiting
 
 TG_TOKEN = "123456789:AAE-handoff_token-value"
@@ -300,7 +301,7 @@ async def desk_system(tmp_path: Path, *, backend: str = "sqlite", request: Any =
         **overrides,
     }
     if backend == "sqlite":
-        settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/desk.db", redis_url=None, **values)
+        settings = load_settings(database_url=migrated_sqlite(tmp_path / "desk.db"), redis_url=None, **values)
         runtime = await build_runtime(settings, platform_channels=True)
         worker: Any = nullcontext()
     else:

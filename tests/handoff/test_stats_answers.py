@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.stats import NO_INTENT, Stats, format_stats, intent_of, top_intents
 from infra.db.engine import make_engine, make_sessions
-from infra.db.migrate import upgrade
 from infra.db.models import (
     ConversationRow,
     FeedbackRow,
@@ -25,6 +24,7 @@ from infra.db.models import (
 from infra.db.stats import SqlStats
 from tests.conftest import require_services
 from tests.handoff.support import DeskSystem
+from tests.support.databases import migrated_sqlite
 
 NOW = datetime.now(UTC)
 WEEK_AGO = NOW - timedelta(days=7)
@@ -37,8 +37,7 @@ async def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         require_services()
         url = request.getfixturevalue("clean_postgres")
     else:
-        url = f"sqlite+aiosqlite:///{tmp_path}/stats.db"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "stats.db")
     engine = make_engine(url)
     try:
         yield make_sessions(engine)

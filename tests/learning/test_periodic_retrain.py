@@ -20,6 +20,7 @@ from infra.db.bot_state import SqlBotState
 from infra.model_store import FileModelStore, WatchedIntentModel, model_store
 from tests.learning.conftest import bank_sample, make_bot
 from tests.learning.test_model_store import rows, trained, wait_for
+from tests.support.databases import migrated_sqlite
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ async def test_the_worker_job_retrains_with_the_runtime_wiring(small_bot: Loaded
     from infra.settings import load_settings
     from workers import jobs
 
-    url = f"sqlite+aiosqlite:///{tmp_path}/rt.db"
+    url = migrated_sqlite(tmp_path / "rt.db")
     settings = load_settings(database_url=url, redis_url=None, llm_base_url=None, csbot_bot=small_bot.folder)
     runtime = await build_runtime(settings)
     try:

@@ -11,19 +11,18 @@ import pytest
 
 from bots.export import export
 from infra.db.engine import make_engine, make_sessions
-from infra.db.migrate import upgrade
 from infra.db.training_data import TrainingDataQueries
 from infra.settings import load_settings
 from tests.conftest import TEST_BOT
 from tests.learning import conversations as seeded
 from tests.learning.conversations import AGENT_ANSWER, DISLIKED_BOT_ANSWER, PERSONAL
+from tests.support.databases import migrated_sqlite
 
 
 @pytest.fixture
 def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/csbot.db"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "csbot.db")
     else:
         url = request.getfixturevalue("clean_postgres")
 

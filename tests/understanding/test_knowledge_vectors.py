@@ -14,7 +14,7 @@ from core.nlu.encoders import load_retrieval_encoder
 from core.retrieval import Retriever, passage_texts
 from infra.db.engine import make_engine, make_sessions
 from infra.db.knowledge_documents import SqlKnowledgeStore
-from infra.db.migrate import upgrade
+from tests.support.databases import migrated_sqlite
 
 CARD = Article("lost-card", "en", "Lost card", "Freeze your card in the app, then order a new one.", ("I lost my card",))
 HOURS = Article("opening-hours", "en", "Opening hours", "Branches open Monday to Friday, 9:00 to 17:00.")
@@ -42,8 +42,7 @@ def test_knowledge_vectors_are_reused_from_disk_and_re_encoded_when_an_article_c
 
 
 async def test_knowledge_added_at_run_time_is_found_by_meaning_at_once(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kb.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "kb.db")
     db = make_engine(url)
     try:
         index = KnowledgeIndex("testbot", [CARD, HOURS], SqlKnowledgeStore(make_sessions(db)), embeddings=cache(tmp_path / "v.npz"))
