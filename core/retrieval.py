@@ -85,14 +85,13 @@ class _DenseIndex:
                 owners.append(index)
         self.cache = cache
         self._vectors = cache.vectors(texts)
-        self._owners = np.asarray(owners, dtype=np.intp)
-        self._count = len(articles)
+        # An article's texts are contiguous, so its best one is a `reduceat` over where each
+        # article starts: at 10,000 articles `np.maximum.at` cost more than the product itself.
+        self._starts = np.flatnonzero(np.diff(np.asarray(owners), prepend=-1))
 
     def scores(self, query_vector: NDArray[np.float32]) -> NDArray[np.float64]:
         """Per article, the similarity of its best passage to the query."""
-        best = np.full(self._count, -1.0)
-        np.maximum.at(best, self._owners, self._vectors @ query_vector)
-        return best
+        return np.maximum.reduceat((self._vectors @ query_vector.astype(self._vectors.dtype, copy=False)).astype(np.float64), self._starts)
 
 
 class Retriever:
@@ -104,7 +103,11 @@ class Retriever:
         self._dense = _DenseIndex(self._articles, embeddings) if embeddings is not None and self._articles else None
         slugs = sorted({a.slug for a in self._articles})
         self._slugs = slugs
-        self._slug_of = np.asarray([slugs.index(a.slug) for a in self._articles], dtype=np.intp)
+        self._slug_index = {slug: i for i, slug in enumerate(slugs)}
+        self._slug_of = np.asarray([self._slug_index[a.slug] for a in self._articles], dtype=np.intp)
+        # The articles grouped by slug (one per language version), for a `reduceat` per search.
+        self._by_slug = np.argsort(self._slug_of, kind="stable")
+        self._slug_starts = np.flatnonzero(np.diff(self._slug_of[self._by_slug], prepend=-1))
         self._lexical = TfidfIndex(tokenize, (a.searchable for a in self._articles))
 
     @property
@@ -131,14 +134,16 @@ class Retriever:
         `context`: an earlier message the query leans on; the two are searched as one question
         ("I need to pay a supplier in Germany how long will it take?"), so the encoder reads
         "it" with its referent. On the dev follow-ups that found 17 of 20 where adding the two
-        messages' separate scores found 12: "how long" alone pulls towards card delivery."""
+        messages' separate scores found 12: "how long" alone pulls towards card delivery.
+        Favouring the article the previous turn was answered from as well lost follow-ups on
+        the dev cases (0.81 → 0.74 with a bonus of 0.015): a first answer that was wrong then
+        held the follow-up on the wrong article."""
         if not self._articles or not query.strip():
             return []
         if context:
             query, vector = f"{context} {query}", None
         scores = self._scores(query, vector)
-        per_slug = np.zeros(len(self._slugs))
-        np.maximum.at(per_slug, self._slug_of, scores)
+        per_slug = np.maximum(np.maximum.reduceat(scores[self._by_slug], self._slug_starts), 0.0)
         k = min(top_k, len(self._slugs))
         top = np.argpartition(-per_slug, k - 1)[:k]
         top = top[np.argsort(-per_slug[top])]
@@ -152,15 +157,12 @@ class Retriever:
         return passages
 
     def _scores(self, query: str, vector: NDArray[np.float32] | None) -> NDArray[np.float64]:
-        lexical = (
-            (self._lexical.matrix @ self._lexical.transform(query).T).toarray().ravel()
-            if tokenize(query)
-            else np.zeros(len(self._articles))
-        )
+        lexical = self._lexical.scores(query)
         if self._dense is None:
             return lexical
         dense = self._dense.scores(vector if vector is not None else self.encode(query))  # type: ignore[arg-type]
         return (dense + LEXICAL_WEIGHT * lexical) / (1 + LEXICAL_WEIGHT)
+
     def _in_language(self, passage: Passage, language: str | None) -> Passage:
         if language is None or passage.article.language == language:
             return passage

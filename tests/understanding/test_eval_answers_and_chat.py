@@ -12,11 +12,12 @@ from tests.test_cli import TEST_BOT, csbot
 from tests.understanding.conftest import HELD_OUT
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_cases.yaml"
-# Set from the sample bot's held-out score once listed questions were encoded as queries and
-# abstention calibrated per language (top1 0.875 in each language, abstain 1.0, follow-ups 0.75,
-# small talk 1.0), a few points under it so only a real regression trips it.
-FLOOR = {"top1": 0.82, "abstain": 0.9, "followups": 0.7, "small_talk": 1.0}
-LANGUAGE_FLOOR = {"top1": 0.8, "abstain": 0.85}
+# Set from the sample bot's held-out score once the knowledge base gained the phrasings it lacked
+# (paying businesses abroad, goods never delivered, 开通) and the dev cases grew to 174: top1
+# 0.891 (en 0.906, zh 0.875), abstain 1.0, follow-ups 1.0, small talk 1.0; a few points under
+# it, one or two cases' worth, so only a real regression trips it.
+FLOOR = {"top1": 0.86, "abstain": 0.95, "followups": 0.9, "small_talk": 1.0}
+LANGUAGE_FLOOR = {"top1": 0.84, "abstain": 0.9}
 
 
 def test_eval_answers_prints_progress_on_stderr_and_one_json_line_last(tmp_path: Path) -> None:
@@ -80,9 +81,10 @@ def test_asking_for_a_person_without_an_agent_desk_does_not_loop(tmp_path: Path)
         assert 'reply "agent"' not in reply.lower() and "回复“人工”" not in reply
 
 
-def test_the_understanding_benchmark_prints_both_ratios() -> None:
+def test_the_understanding_benchmark_prints_start_up_and_both_per_message_ratios() -> None:
     from tests.test_bench import RATIO, run_bench
 
     output = run_bench("infra.bench.understanding", "--messages", "3", "--articles", "200")
-    assert len(RATIO.findall(output)) == 2, output
+    assert len(RATIO.findall(output)) == 3, output
+    assert "ratio start-up hybrid/lexical-only" in output and "start-up: encoder load" in output
     assert "large: retrieval + nlu p50" in output and "sample: encoder" in output
