@@ -83,10 +83,19 @@ def cmd_telegram_set_webhook(args: argparse.Namespace, settings: Settings) -> in
 def cmd_eval_intents(args: argparse.Namespace, settings: Settings) -> int:
     from core.nlu.evaluation import evaluate, format_report
 
+    from core.embedding_cache import default_cache_dir
+    from core.nlu.example_vectors import example_vectors
     from core.nlu.features import FeatureConfig
     from core.nlu.intents import IntentModelConfig
 
-    config = IntentModelConfig(features=FeatureConfig(encoder=args.encoder)) if args.encoder else None
+    config = None
+    if args.encoder:
+        # Encoding is the slow part: the rows are cached per file pair, so a second run is quick.
+        cache = default_cache_dir() / f"eval.{Path(args.train).stem}-{Path(args.test).stem}"
+        config = IntentModelConfig(
+            features=FeatureConfig(encoder=args.encoder),
+            example_vectors=lambda texts, report: example_vectors(args.encoder, texts, cache=cache, progress=report),
+        )
     result = evaluate(args.train, args.test, config=config, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_report(result))
     return 0
@@ -199,8 +208,8 @@ def parser() -> argparse.ArgumentParser:
     intents = evaluate.add_parser("intents", help="train on one file, score on another; last line is JSON")
     intents.add_argument("--train", required=True, help="CSV (text,category) or CLINC150-style JSON")
     intents.add_argument("--test", required=True, help="same formats; label `oos` = out of scope")
-    intents.add_argument("--encoder", choices=("e5-small", "minilm"), default=None,
-                         help="add a sentence encoder's embedding to the features (minilm needs the `encoder` extra)")
+    intents.add_argument("--encoder", choices=("e5-small",), default=None,
+                         help="add the sentence encoder's embedding to the features (as `intent_encoder:` in bot.yaml)")
     intents.set_defaults(run=cmd_eval_intents)
     answers = evaluate.add_parser("answers", help="run conversation cases through the bot; last line is JSON")
     answers.add_argument("--cases", required=True, type=Path, help="YAML file of cases (see README: answer quality)")

@@ -28,7 +28,7 @@ def train(settings: Settings, out: TextIO, err: TextIO, *, seed: int, fraction: 
     data = load_intent_data(bot)
     progress(f"read {len(data.examples)} examples from {', '.join(p.name for p in data.files)}")
     split = split_holdout(data.examples, fraction=fraction, seed=seed)
-    trained = train_intent_model(bot.definition.name, split, data_sha256=data.sha256, config=model_config(bot.definition),
+    trained = train_intent_model(bot.definition.name, split, data_sha256=data.sha256, config=model_config(bot.definition, bot.folder),
                                  progress=progress)
     if settings.database_url.startswith("sqlite"):
         upgrade(settings.database_url)  # the zero-setup path, as `csbot run` does; servers run `csbot db upgrade`
@@ -48,7 +48,8 @@ def retrain_command(settings: Settings, out: TextIO, err: TextIO) -> int:
     corrections = asyncio.run(read_corrections(settings.database_url))
     progress(f"read {len(corrections)} intent corrections from the database")
     store = model_store(bot, settings.database_url)
-    outcome = retrain(bot.definition.name, data, corrections, store, config=model_config(bot.definition), progress=progress)
+    config = model_config(bot.definition, bot.folder)
+    outcome = retrain(bot.definition.name, data, corrections, store, config=config, progress=progress)
     for line in outcome.report_lines():
         out.write(line + "\n")
     return 0

@@ -134,9 +134,10 @@ class BotDefinition(_Strict):
     # A trained intent model file (see `core.nlu.IntentModel.save`), relative to the bot folder;
     # used when present. Without it, escalation relies on phrases, sentiment and retrieval.
     intent_model: str | None = None
-    # Adds a sentence encoder's embedding to the intent features (core.nlu.encoders; needs the
-    # `encoder` extra): a few points more accuracy, far fewer messages a second.
-    intent_encoder: Literal["e5-small", "minilm"] | None = None
+    # Adds a sentence encoder's embedding to the intent features (core.nlu.encoders): e5-small,
+    # also `retrieval.encoder`, is in the default install and its vector of each message is
+    # shared with retrieval (one encoder call a message); training encodes each example once.
+    intent_encoder: Literal["e5-small"] | None = None
     # Below this calibrated confidence a message is out of scope. Unset: the threshold training
     # chose (it rejects about a tenth of in-scope examples, out of fold); lower answers more,
     # higher hands more to people.

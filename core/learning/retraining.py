@@ -92,7 +92,9 @@ def retrain(
     current_score = None
     if current is not None:
         report("scoring the installed model on the same held-out examples")
-        current_score = held_out_score(current.model, split.held_out, oos_label)
+        same_encoder = config is not None and current.model.encoder == config.features.encoder
+        vectors = trained.held_out_vectors if same_encoder else None
+        current_score = held_out_score(current.model, split.held_out, oos_label, vectors)
     if current_score is None or trained.score.correct >= current_score.correct:
         location = store.install(trained)
         return RetrainOutcome(True, trained.card, trained.score, current_score, usable, location)

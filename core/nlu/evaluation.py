@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any, Final
 from collections.abc import Callable, Sequence
 
+import numpy as np
+from numpy.typing import NDArray
 
 from core.nlu.datasets import Example, load_examples
+from core.nlu.example_vectors import example_vectors
 from core.nlu.intents import DEFAULT_OOS_LABEL, IntentModel, IntentModelConfig
 
 Progress = Callable[[str], None]
@@ -48,18 +51,31 @@ def evaluate(
     report = progress or _silent
     train = _load(train_path, "train", report)
     test = _load(test_path, "test", report)
+    vectors = encoded(config, [text for text, _ in (*train, *test)], report)
+    train_vectors, test_vectors = (None, None) if vectors is None else (vectors[: len(train)], vectors[len(train):])
     report(f"training on {len(train)} examples ({len({label for _, label in train})} labels)")
     started = time.perf_counter()
-    model = IntentModel.train(train, oos_label=oos_label, config=config)
+    model = IntentModel.train(train, oos_label=oos_label, config=config, embeddings=train_vectors)
     train_seconds = time.perf_counter() - started
     report(f"trained in {train_seconds:.1f} s; classifying {len(test)} test examples")
     has_oos = any(label == oos_label for _, label in test)
-    result = _quality(model, test, oos_label, has_oos)
+    result = _quality(model, test, oos_label, has_oos, test_vectors)
     report(f"measuring single-message speed on {min(len(test), LATENCY_SAMPLE)} messages")
     result["n_test"] = len(test)
     result["train_seconds"] = round(train_seconds, 2)
     result["messages_per_second"] = round(_messages_per_second(model, test), 1)
     return result
+
+
+def encoded(config: IntentModelConfig | None, texts: Sequence[str], report: Progress) -> NDArray[np.float32] | None:
+    """The encoder rows of `texts` when `config` has an encoder (None without one), from the
+    config's cache when it names one: encoding, not training, is the slow part."""
+    name = config.features.encoder if config is not None else None
+    if config is None or name is None:
+        return None
+    if config.example_vectors is not None:
+        return config.example_vectors(texts, report)
+    return example_vectors(name, texts, progress=report)
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -77,12 +93,14 @@ def _load(path: str | Path, role: str, report: Progress) -> tuple[Example, ...]:
 
 
 def _quality(
-    model: IntentModel, test: Sequence[Example], oos_label: str, has_oos: bool
+    model: IntentModel, test: Sequence[Example], oos_label: str, has_oos: bool,
+    vectors: NDArray[np.float32] | None = None,
 ) -> dict[str, Any]:
     from sklearn.metrics import f1_score  # scoring only: spares serving processes its import
 
     gold = [label for _, label in test]
-    predicted = predicted_labels(model, [text for text, _ in test], score_oos=has_oos, oos_label=oos_label)
+    predicted = predicted_labels(model, [text for text, _ in test], score_oos=has_oos, oos_label=oos_label,
+                                 embeddings=vectors)
     result: dict[str, Any] = {
         "accuracy": _round(_share(p == g for p, g in zip(predicted, gold, strict=False))),
         "macro_f1": _round(
@@ -97,7 +115,8 @@ def _quality(
 
 
 def predicted_labels(
-    model: IntentModel, texts: Sequence[str], *, score_oos: bool, oos_label: str = DEFAULT_OOS_LABEL
+    model: IntentModel, texts: Sequence[str], *, score_oos: bool, oos_label: str = DEFAULT_OOS_LABEL,
+    embeddings: NDArray[np.float32] | None = None,
 ) -> list[str]:
     """The label each text is scored with.
 
@@ -106,7 +125,7 @@ def predicted_labels(
     since no answer can then be "out of scope". Shared with model selection
     so that retraining compares models exactly as this report scores them.
     """
-    predictions = model.predict_batch(texts)
+    predictions = model.predict_batch(texts, embeddings=embeddings)
     if score_oos:
         return [oos_label if p.out_of_scope else p.intent for p in predictions]
     return [p.intent for p in predictions]

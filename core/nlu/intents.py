@@ -7,8 +7,9 @@ whose temperature is fitted on out-of-fold scores, and the same
 out-of-fold predictions choose the out-of-scope threshold (see
 :mod:`core.nlu.oos_threshold`). Labelled out-of-scope examples, when
 present, train an extra class that rejects on its own as well.
-Training a 10k-example bot takes seconds on two cores and one prediction
-well under a millisecond, with no model download.
+With an encoder (:mod:`core.nlu.encoders`) its embedding of the message
+joins the features; callers that already have the vector (retrieval
+computed it) pass it in, so a message is encoded once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from sklearn.svm import LinearSVC
 
 DEFAULT_OOS_LABEL = "oos"
+
+# The encoder rows of many texts, from a cache when there is one; the callable reports progress.
+ExampleVectors = Callable[[Sequence[str], Callable[[str], None]], NDArray[np.float32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,9 @@ class IntentModelConfig:
     # fold) with the fewest in-scope losses. None: the in-scope rejection rule in any case.
     oos_recall_target: float | None = DEFAULT_OOS_RECALL_TARGET
     random_state: int = 0
+    # Where training finds the encoder's rows of its examples (see core.nlu.example_vectors);
+    # None: the encoder is run on them. Not part of the trained model.
+    example_vectors: ExampleVectors | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +125,14 @@ class IntentModel:
         *,
         oos_label: str = DEFAULT_OOS_LABEL,
         config: IntentModelConfig | None = None,
+        embeddings: NDArray[np.float32] | None = None,
     ) -> IntentModel:
-        """Train on ``(text, label)`` pairs; ``oos_label`` marks out-of-scope examples."""
+        """Train on ``(text, label)`` pairs; ``oos_label`` marks out-of-scope examples.
+        ``embeddings``: the configured encoder's rows for the examples, when already computed."""
         config = config or IntentModelConfig()
         texts, labels = _validated(examples, oos_label, config.calibration_folds)
         featurizer = TextFeaturizer(config.features)
-        features = featurizer.fit_transform(texts)
+        features = featurizer.fit_transform(texts, embeddings)
         classes = tuple(sorted(set(labels)))
         targets = np.array([classes.index(label) for label in labels])
         oof_scores = _out_of_fold_scores(features, targets, len(classes), config)
@@ -137,28 +146,40 @@ class IntentModel:
         scorer = _fit_scorer(features, targets, classes, config)
         return cls(featurizer, scorer, temperature, oos_label, threshold)
 
-    def predict(self, text: str, *, threshold: float | None = None) -> IntentPrediction:
-        """Classify one message; ``threshold`` overrides the stored one."""
-        return self.predict_batch([text], threshold=threshold)[0]
+    @property
+    def encoder(self) -> str | None:
+        """The sentence encoder whose embedding the features include (None: TF-IDF only)."""
+        return self._featurizer.encoder
+
+    def predict(
+        self, text: str, *, threshold: float | None = None, embedding: NDArray[np.float32] | None = None
+    ) -> IntentPrediction:
+        """Classify one message; ``threshold`` overrides the stored one; ``embedding`` is the
+        message's vector from :attr:`encoder` when the caller has it (retrieval computed it)."""
+        rows = None if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        return self.predict_batch([text], threshold=threshold, embeddings=rows)[0]
 
     def predict_batch(
-        self, texts: Sequence[str], *, threshold: float | None = None
+        self, texts: Sequence[str], *, threshold: float | None = None, embeddings: NDArray[np.float32] | None = None
     ) -> list[IntentPrediction]:
         """Classify many messages at once (much faster per message)."""
         if not texts:
             return []
         limit = self.threshold if threshold is None else threshold
-        probabilities = self.probabilities(texts)
+        probabilities = self.probabilities(texts, embeddings)
         best = probabilities.argmax(axis=1)
         return [
             self._prediction(self._scorer.classes[index], float(row[index]), limit)
             for index, row in zip(best, probabilities, strict=False)
         ]
 
-    def probabilities(self, texts: Sequence[str]) -> NDArray[np.float64]:
+    def probabilities(self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None) -> NDArray[np.float64]:
         """Calibrated class probabilities, columns ordered as :attr:`labels`."""
-        features = self._featurizer.transform(list(texts))
-        return softmax(self._scorer.scores(features), self._temperature)
+        return softmax(self.scores(texts, embeddings), self._temperature)
+
+    def scores(self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None) -> NDArray[np.float64]:
+        """Raw linear scores (before the softmax), columns ordered as :attr:`labels`."""
+        return self._scorer.scores(self._featurizer.transform(list(texts), embeddings))
 
     def save(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> None:
         """Write the model (and optional ``metadata``) to ``path`` (see :mod:`core.nlu.model_file`)."""

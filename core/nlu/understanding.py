@@ -8,10 +8,11 @@ yet still gets entities, sentiment and language).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Final, Protocol
 
+from core.nlu.encoders import QueryEmbedding
 from core.nlu.entities import Entity, extract_entities
 from core.nlu.intents import IntentModel
 from core.nlu.language import detect_language
@@ -34,6 +35,8 @@ class Understanding:
     # An intent model read the message. Without one, intent and out_of_scope are placeholders
     # ("unknown", out of scope) that no rule should trust.
     classified: bool
+    # The message's vector, handed on to retrieval (never stored: see engine.understanding_record).
+    embedding: QueryEmbedding | None = field(default=None, compare=False, repr=False)
 
 
 class IntentModelSource(Protocol):
@@ -77,10 +80,15 @@ class NluPipeline:
             return None
         return self._oos_threshold if self._oos_threshold is not None else model.threshold
 
-    def analyze(self, text: str, *, today: date | None = None) -> Understanding:
-        """Return the :class:`Understanding` of ``text``; ``today`` anchors relative dates."""
+    def analyze(
+        self, text: str, *, today: date | None = None, embedding: QueryEmbedding | None = None
+    ) -> Understanding:
+        """Return the :class:`Understanding` of ``text``; ``today`` anchors relative dates.
+
+        ``embedding``: the message's vector retrieval already computed; a model trained on that
+        encoder uses it instead of encoding the message again (one encoder call a message)."""
         model = self._source.current() if text.strip() else None
-        intent, confidence, out_of_scope = self._intent(model, text)
+        intent, confidence, out_of_scope = self._intent(model, text, embedding)
         sentiment = analyze_sentiment(text)
         return Understanding(
             intent=intent,
@@ -91,10 +99,15 @@ class NluPipeline:
             entities=extract_entities(text, today=today),
             language=detect_language(text),
             classified=model is not None,
+            embedding=embedding,
         )
 
-    def _intent(self, model: IntentModel | None, text: str) -> tuple[str, float, bool]:
+    def _intent(
+        self, model: IntentModel | None, text: str, embedding: QueryEmbedding | None
+    ) -> tuple[str, float, bool]:
         if model is None:
             return UNKNOWN_INTENT, 0.0, True
-        prediction = model.predict(text, threshold=self._oos_threshold)
+        reusable = embedding is not None and model.encoder == embedding.encoder
+        vector = embedding.vector if reusable and embedding is not None else None
+        prediction = model.predict(text, threshold=self._oos_threshold, embedding=vector)
         return prediction.intent, prediction.confidence, prediction.out_of_scope

