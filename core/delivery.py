@@ -90,9 +90,12 @@ class Delivery:
                 wait = due.not_before - time.time()
                 if wait > 0:
                     # An earlier row waits for its retry time and later rows must not overtake
-                    # it. Re-enqueue rather than trust that the scheduled job comes late enough:
-                    # timers and clocks across machines are not that precise.
-                    self._jobs.enqueue_delivery(due.id, delay=wait)
+                    # it; the job scheduled with its retry drains them all. That job re-enqueues
+                    # itself when it came early (timers and clocks across machines are not that
+                    # precise). Another row's drain only stops here: enqueueing the waiting row
+                    # too gave it one more job for every reply written behind it.
+                    if due.id == outbound_id:
+                        self._jobs.enqueue_delivery(due.id, delay=wait)
                     break
                 outcome = await self._send_one(due)
                 if outcome == "sent":

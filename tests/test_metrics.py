@@ -8,6 +8,8 @@ it); gauges are read from what `/metrics` serves.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -124,6 +126,7 @@ async def test_queue_depth_counts_jobs_no_worker_has_taken(tmp_path: Path, reque
         before = await queue_depths(runtime.redis, queues)
         for n in range(3):
             await runtime.services.intake.accept(inbound(f"question {n}", message_id=f"q{n}", conversation=f"c{n}"))
+        assert await asyncio.to_thread(runtime.jobs.flush, 10)  # the publisher thread has sent them
         after = await queue_depths(runtime.redis, queues)
     finally:
         await runtime.close()

@@ -7,6 +7,10 @@ has threads, while Celery keeps doing what it is trusted for (late acks, redeliv
 A generation waiting on the LLM server costs the loop a suspended coroutine, not a thread's
 runtime, and everything loop-bound (pools, clients) is made once.
 
+CPU-bound steps of a turn (understanding, retrieval) leave the loop through `asyncio.to_thread`,
+onto the loop's default executor, sized here so that many turns can wait on the process's one
+batching encoder thread at once (a batch is only as large as the callers waiting for it).
+
 The services live as long as the loop; `shutdown` closes them once the pool has drained.
 """
 
@@ -17,11 +21,16 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 from core.services import Services
+from workers import publisher
 
 T = TypeVar("T")
+# Threads of the loop's default executor: turns whose CPU-bound steps run at once. They mostly
+# wait on the one encoder thread, so this bounds the encoder's batch, not the CPU used.
+OFFLOAD_THREADS = 32
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +53,7 @@ class SharedLoop:
         self._built: asyncio.Task[ProcessServices] | None = None
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(ThreadPoolExecutor(OFFLOAD_THREADS, thread_name_prefix="csbot-offload"))
         self._thread = threading.Thread(target=self.loop.run_forever, name="csbot-loop", daemon=True)
         self._thread.start()
 
@@ -74,6 +84,10 @@ class SharedLoop:
             asyncio.run_coroutine_threadsafe(self._close_services(), self.loop).result(timeout)
         except Exception as exc:  # closing is best effort: the process is going away
             log.warning("closing the worker's services failed: %s", exc)
+        try:
+            asyncio.run_coroutine_threadsafe(self.loop.shutdown_default_executor(), self.loop).result(timeout)
+        except Exception as exc:
+            log.warning("stopping the worker's offload threads failed: %s", exc)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
         if not self._thread.is_alive():
@@ -102,8 +116,13 @@ def install(factory: ServicesFactory) -> None:
 
 
 def run(job: Callable[[Services], Awaitable[T]]) -> T:
-    """Run `job` on the process's shared loop and wait for its result (from any thread)."""
-    return _current().run(job)
+    """Run `job` on the process's shared loop and wait for its result (from any thread), then
+    until the jobs it enqueued are with the broker: the calling task is acked late, after this
+    returns, and must not be acked while its follow-up jobs exist only in this process."""
+    try:
+        return _current().run(job)
+    finally:
+        publisher.flush_all()
 
 
 def shutdown() -> None:

@@ -19,6 +19,7 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from workers import bridge
+from workers.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -125,23 +126,32 @@ def create_celery(redis_url: str, *, visibility_timeout: int = 3600, namespace: 
 
 
 class CeleryJobs:
-    """A `JobQueue` that sends job ids to the Celery queues."""
+    """A `JobQueue` that sends job ids to the Celery queues, from its publisher thread (see
+    `workers.publisher`: enqueueing never blocks the event loop that calls it)."""
 
     def __init__(self, app: Celery) -> None:
         self._app = app
         self._queues: Queues = queues_of(app)
+        self._publisher = Publisher()
 
     def enqueue_inbound(self, message_id: int) -> None:
-        self._app.send_task(PROCESS_INBOUND, args=(message_id,), queue=self._queues.inbound)
+        self._send(PROCESS_INBOUND, (message_id,), self._queues.inbound)
 
     def enqueue_delivery(self, outbound_id: int, *, delay: float = 0.0) -> None:
-        self._app.send_task(DELIVER, args=(outbound_id,), queue=self._queues.outbound, countdown=delay or None)
+        self._send(DELIVER, (outbound_id,), self._queues.outbound, delay)
 
     def enqueue_desk(self, handoff_id: int, *, delay: float = 0.0) -> None:
-        self._app.send_task(DESK_SYNC, args=(handoff_id,), queue=self._queues.outbound, countdown=delay or None)
+        self._send(DESK_SYNC, (handoff_id,), self._queues.outbound, delay)
 
     def enqueue_admin(self, audit_id: int) -> None:
-        self._app.send_task(ADMIN_COMMAND, args=(audit_id,), queue=self._queues.inbound)
+        self._send(ADMIN_COMMAND, (audit_id,), self._queues.inbound)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Send what is still held (a process that stops calls this)."""
+        return self._publisher.flush(timeout)
+
+    def _send(self, task: str, args: tuple[int], queue: str, delay: float = 0.0) -> None:
+        self._publisher.submit(lambda: self._app.send_task(task, args=args, queue=queue, countdown=delay or None))
 
 
 def queues_of(app: Celery) -> Queues:

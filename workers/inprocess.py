@@ -64,8 +64,8 @@ class InProcessJobs:
             try:
                 await job(self._services)
                 return
-            except SentNotRecorded as exc:
-                job = _record_receipt(exc)
+            except SentNotRecorded as exc:  # see `RecordReceipt`: the retry records, never re-sends
+                job = jobs.RecordReceipt.after(exc)
                 await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))
             except (LockTimeout, TransientStoreError):
                 await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))
@@ -85,7 +85,3 @@ class InProcessJobs:
 
         await asyncio.wait_for(settle(), timeout)
 
-
-def _record_receipt(sent: SentNotRecorded) -> Callable[[Services], Awaitable[int]]:
-    """The retry of a delivery whose send went through: it records the receipt, never re-sends."""
-    return lambda s: jobs.deliver(s, sent.outbound_id, sent.platform_message_id)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import SentNotRecorded
 from core.messages import Delivered
 from core.services import Services
 
@@ -14,6 +18,33 @@ async def deliver(services: Services, outbound_id: int, sent_as: str | None = No
     """`sent_as`: the platform id of a send an earlier run made but could not record."""
     receipt = Delivered(platform_message_id=sent_as) if sent_as is not None else None
     return await services.delivery.deliver(outbound_id, receipt=receipt)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReceipt:
+    """What follows `SentNotRecorded`, whichever job raised it and whichever runner runs it.
+
+    The platform has the message; only the outbox write failed. Running the failed job again
+    would do the wrong thing: a turn would find its message answered and leave the row in
+    `sending`, and a drain may have sent a later row than the one its job named. The follow-up
+    is a delivery run for the row that was sent, carrying its receipt: it records the send and
+    never sends the row again. Celery enqueues or retries it as `deliver`; the in-process runner
+    awaits it. The one place this hand-off is decided.
+    """
+
+    outbound_id: int
+    sent_as: str
+
+    @classmethod
+    def after(cls, exc: SentNotRecorded) -> RecordReceipt:
+        return cls(exc.outbound_id, exc.platform_message_id)
+
+    def deliver_args(self) -> tuple[tuple[int], dict[str, Any]]:
+        """(args, kwargs) of the `deliver` task that records the receipt."""
+        return (self.outbound_id,), {"sent_as": self.sent_as}
+
+    async def __call__(self, services: Services) -> int:
+        return await deliver(services, self.outbound_id, self.sent_as)
 
 
 async def desk_sync(services: Services, handoff_id: int) -> int:

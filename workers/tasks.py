@@ -25,11 +25,9 @@ _RETRY = {
 def process_inbound(message_id: int) -> int:
     try:
         return bridge.run(lambda services: jobs.process_inbound(services, message_id))
-    except SentNotRecorded as exc:
-        # The turn sent its reply from this job but could not record it; running the turn again
-        # would find the message answered and leave the row in `sending`. The delivery job
-        # records the receipt instead (and never sends the row again).
-        deliver.apply_async(args=(exc.outbound_id,), kwargs={"sent_as": exc.platform_message_id}, countdown=1)
+    except SentNotRecorded as exc:  # the turn's reply went out unrecorded: see `RecordReceipt`
+        args, kwargs = jobs.RecordReceipt.after(exc).deliver_args()
+        deliver.apply_async(args=args, kwargs=kwargs, countdown=1)
         return 1
     except NotFound:
         log.warning("process_inbound: message %s does not exist; dropped", message_id)
@@ -40,11 +38,10 @@ def process_inbound(message_id: int) -> int:
 def deliver(self: Task, outbound_id: int, sent_as: str | None = None) -> int:
     try:
         return bridge.run(lambda services: jobs.deliver(services, outbound_id, sent_as))
-    except SentNotRecorded as exc:
-        # The drain may have sent a later row than the one named: the retry names the row that was
-        # sent and carries its receipt, so it records the send instead of repeating it.
+    except SentNotRecorded as exc:  # see `RecordReceipt`: the retry records, never re-sends
+        args, kwargs = jobs.RecordReceipt.after(exc).deliver_args()
         countdown = min(_RETRY["retry_backoff_max"], 2**self.request.retries)
-        raise self.retry(args=(exc.outbound_id,), kwargs={"sent_as": exc.platform_message_id}, exc=exc, countdown=countdown)
+        raise self.retry(args=args, kwargs=kwargs, exc=exc, countdown=countdown)
     except NotFound:
         log.warning("deliver: outbound %s does not exist; dropped", outbound_id)
         return 0

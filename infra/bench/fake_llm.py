@@ -13,7 +13,12 @@ import time
 from aiohttp import web
 
 
-def make_app(latency: float) -> web.Application:
+ANSWER = "Freeze your card in the app."
+
+
+def make_app(latency: float, *, text: str = ANSWER, pace: float = 0.0, first_tokens: list[float] | None = None) -> web.Application:
+    """`latency` before the first token; with `pace`, `text` streams a word every `pace` s
+    (a slow model), and `first_tokens` gets the time.time() each first token was written."""
     stats = {"in_flight": 0, "max_in_flight": 0, "requests": 0}
 
     async def chat(request: web.Request) -> web.StreamResponse:
@@ -31,13 +36,22 @@ def make_app(latency: float) -> web.Application:
         chunk = {
             "id": "bench", "object": "chat.completion.chunk", "created": int(time.time()), "model": "bench",
             "system_fingerprint": "bench",
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Freeze your card in the app."}, "logprobs": None, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": "stop"}],
         }
         if not payload.get("stream"):
             return web.json_response({**chunk, "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]})
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode())
+        words = text.split(" ") if pace else [text]
+        for i, word in enumerate(words):
+            if i:
+                await asyncio.sleep(pace)
+            delta = {"content": word if i + 1 == len(words) else word + " "}
+            choice = {**chunk["choices"][0], "delta": delta, "finish_reason": "stop" if i + 1 == len(words) else None}
+            await response.write(f"data: {json.dumps({**chunk, 'choices': [choice]})}\n\n".encode())
+            if i == 0 and first_tokens is not None:
+                first_tokens.append(time.time())
+        await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
 

@@ -13,8 +13,15 @@ Every run has its own namespace (`CSBOT_NAMESPACE`: Redis keys and queue names) 
 platform message ids, so a reused database or Redis never dedupes or mixes a run's messages;
 only the run's own keys are deleted at the end. Each message is its own conversation, all
 posted at once up to --parallel. Prints both throughputs and their ratio, reply latencies, the
-webhook ack latency while the worker runs, generations in flight at the LLM server (the most
-seen at once), the worker's RSS before and after, and replies per message. Needs Redis
+webhook ack latency of the burst and of a probe (one webhook at a time, every --probe-interval
+seconds, at most --probes, while the worker is busy with the burst: what a platform sees from a
+loaded system),
+generations in flight at the LLM server (the most seen at once), the worker's RSS before and
+after, replies per message, and understanding's own cost per message (the worker's batching
+encoder: its seconds per text; and encoder + intent model + NLU for one message on one thread,
+measured here after the stacks stopped). `--lexical` runs the pipeline without the encoder, so
+its ratio is the pipeline's own overhead, understanding's cost printed beside. The periodic
+intent retrain is off in both stacks (minutes of CPU that would land inside a run). Needs Redis
 (`BENCH_REDIS_URL`); uses PostgreSQL when `BENCH_DATABASE_URL` is set, else a SQLite file.
 """
 
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -36,10 +44,14 @@ from pathlib import Path
 
 import httpx
 import redis
+import yaml
 
-from infra.bench.worker import done_key
+from bots.handoff_wiring import make_nlu
+from bots.runtime import make_knowledge
+from core.botdef import load_bot
+from infra.bench.worker import done_key, encoder_key
 from infra.db.migrate import upgrade
-from infra.settings import load_settings
+from infra.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_BOT = ROOT / "bots" / "acme_bank"
@@ -53,6 +65,7 @@ class Result:
     seconds: float
     latencies: list[float]
     acks: list[float]
+    probe_acks: list[float]
     duplicates: int
 
     @property
@@ -62,8 +75,9 @@ class Result:
     def line(self) -> str:
         return (f"{self.name:<9} {len(self.latencies)} answered in {self.seconds:6.2f}s  {self.throughput:8.1f} msg/s  "
                 f"reply p50 {quantile(self.latencies, 50) * 1000:7.1f} ms  p99 {quantile(self.latencies, 99) * 1000:7.1f} ms  "
-                f"ack p50 {quantile(self.acks, 50) * 1000:6.1f} ms  p99 {quantile(self.acks, 99) * 1000:6.1f} ms  "
-                f"duplicates {self.duplicates}")
+                f"burst ack p50 {quantile(self.acks, 50) * 1000:6.1f} ms  p99 {quantile(self.acks, 99) * 1000:6.1f} ms  "
+                f"probe ack p50 {quantile(self.probe_acks, 50) * 1000:6.1f} ms  p99 {quantile(self.probe_acks, 99) * 1000:6.1f} ms "
+                f"(n={len(self.probe_acks)})  duplicates {self.duplicates}")
 
 
 def quantile(values: list[float], q: int) -> float:
@@ -159,15 +173,46 @@ async def post_all(port: int, bodies: list[dict[str, str]], parallel: int) -> tu
     return sent_at, acks
 
 
-async def phase(name: str, port: int, bodies: list[dict[str, str]], replies: Replies, parallel: int, timeout: float) -> Result:
+async def probe_acks(port: int, prefix: str, stop: asyncio.Event, interval: float, most: int) -> tuple[list[str], list[float]]:
+    """One webhook at a time, every `interval` seconds, until `stop` or `most` of them: their
+    ack latencies. Bounded, so the probes add a known, small load (each is a turn too)."""
+    ids: list[str] = []
+    acks: list[float] = []
+    while not stop.is_set() and len(ids) < most:
+        body = {"id": f"{prefix}{len(ids)}", "text": QUESTIONS[len(ids) % len(QUESTIONS)]}
+        # A connection of its own each time, as a platform's retrying sender: a kept-alive one
+        # can lose the race with the server's idle timeout on a machine this loaded.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            started = time.perf_counter()
+            response = await http.post("/webhooks/bench", json=body)
+            acks.append(time.perf_counter() - started)
+        response.raise_for_status()
+        ids.append(body["id"])
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+        except TimeoutError:
+            pass
+    return ids, acks
+
+
+async def phase(name: str, port: int, bodies: list[dict[str, str]], replies: Replies, parallel: int, timeout: float,
+                probe_interval: float = 0.0, probes: int = 0) -> Result:
+    """The burst of `bodies`; with `probe_interval`, probe acks run beside it until it is answered
+    (the probes are answered too, and checked for duplicates, but not counted in throughput)."""
     started = time.time()
+    stop = asyncio.Event()
+    probing = (asyncio.create_task(probe_acks(port, f"{bodies[0]['id']}q", stop, probe_interval, probes))
+               if probe_interval and probes else None)
     sent_at, acks = await post_all(port, bodies, parallel)
     keys = list(sent_at)
     await asyncio.to_thread(replies.wait, keys, timeout)
+    stop.set()
+    probe_ids, probed = await probing if probing is not None else ([], [])
+    await asyncio.to_thread(replies.wait, probe_ids, timeout)
     await asyncio.to_thread(replies.settle)
     last = max(replies.at[k] for k in keys)
-    duplicates = sum(replies.copies[k] - 1 for k in keys)
-    return Result(name, last - started, [replies.at[k] - sent_at[k] for k in keys], acks, duplicates)
+    duplicates = sum(replies.copies[k] - 1 for k in [*keys, *probe_ids])
+    return Result(name, last - started, [replies.at[k] - sent_at[k] for k in keys], acks, probed or acks, duplicates)
 
 
 class Stack:
@@ -200,8 +245,10 @@ async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="csbot-bench-"))
     database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp}/bench.db")
     llm_port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url, "CSBOT_BOT": str(BENCH_BOT),
-           "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}", "CSBOT_NAMESPACE": namespace, "PYTHONPATH": str(ROOT)}
+    bot = lexical_copy(BENCH_BOT, tmp) if args.lexical else BENCH_BOT
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url, "CSBOT_BOT": str(bot),
+           "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}", "CSBOT_NAMESPACE": namespace, "PYTHONPATH": str(ROOT),
+           "RETRAIN_INTERVAL_HOURS": "0"}  # a retrain is minutes of CPU: it would land inside the run
     settings = load_settings(redis_url=redis_url, csbot_namespace=namespace)
     client = redis.Redis.from_url(redis_url)
     replies = Replies(client, done_key(settings))
@@ -211,15 +258,19 @@ async def run(args: argparse.Namespace) -> None:
         wait_port(llm_port, llm)
         with Stack("bare", env, args.concurrency) as bare_stack:
             await phase("warm-up", bare_stack.port, [{"id": f"{run_id}-wb", "text": "-"}], replies, 1, 120)
-            bare = await phase("bare", bare_stack.port, bodies(f"{run_id}-b", args.messages), replies, args.parallel, 300)
+            bare = await phase("bare", bare_stack.port, bodies(f"{run_id}-b", args.messages), replies, args.parallel, 300,
+                               args.probe_interval, args.probes)
         with Stack("pipeline", env, args.concurrency) as pipe_stack:
             warm = [{"id": f"{run_id}-wp{i}", "text": q} for i, q in enumerate(QUESTIONS)]
             await phase("warm-up", pipe_stack.port, warm, replies, len(warm), 300)
             rss_before = rss_mib(pipe_stack.worker.pid)
             llm_stats(llm_port, reset=True)
-            pipe = await phase("pipeline", pipe_stack.port, bodies(f"{run_id}-p", args.messages), replies, args.parallel, 900)
+            encoder_before = encoder_stats(client, settings)
+            pipe = await phase("pipeline", pipe_stack.port, bodies(f"{run_id}-p", args.messages), replies, args.parallel, 900,
+                               args.probe_interval, args.probes)
             in_flight = llm_stats(llm_port)["max_in_flight"]
             rss_after = rss_mib(pipe_stack.worker.pid)
+            encoder = encoder_stats(client, settings) - encoder_before
     finally:
         stop(llm)
         keys = list(client.scan_iter(match=f"{namespace}:*", count=500))
@@ -230,13 +281,68 @@ async def run(args: argparse.Namespace) -> None:
     database = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     print(f"messages={args.messages} llm_latency={args.llm_latency * 1000:.0f}ms parallel={args.parallel} "
           f"worker_concurrency={args.concurrency or 'default (LLM_MAX_CONCURRENCY=' + str(settings.llm_max_concurrency) + ')'} "
-          f"database={database} namespace={namespace}")
+          f"database={database} understanding={'lexical (no encoder)' if args.lexical else 'hybrid (e5-small)'} "
+          f"probes={args.probes} every {args.probe_interval:g}s namespace={namespace}")
     for result in (bare, pipe):
         print(result.line())
     print(f"pipeline: max generations in flight at the LLM server {in_flight}; "
           f"worker RSS {rss_before:.0f} MiB before, {rss_after:.0f} MiB after")
+    print(f"understanding: worker's batching encoder {encoder.line()}; "
+          f"one message alone on one thread (here, stacks stopped): {understanding_ms(bot, database_url)}")
     print(f"ratio pipeline/bare throughput: {pipe.throughput / bare.throughput:.3f}")
     print(f"ratio pipeline/bare p50 latency: {statistics.median(pipe.latencies) / statistics.median(bare.latencies):.1f}x")
+
+
+@dataclass(frozen=True)
+class EncoderStats:
+    texts: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+
+    def __sub__(self, other: EncoderStats) -> EncoderStats:
+        return EncoderStats(self.texts - other.texts, self.calls - other.calls, self.seconds - other.seconds)
+
+    def line(self) -> str:
+        if not self.texts:
+            return "not used"
+        return (f"{self.seconds / self.texts * 1000:.1f} ms per text ({self.texts} texts in {self.calls} calls, "
+                f"{self.texts / self.calls:.1f} a call)")
+
+
+def encoder_stats(client: redis.Redis, settings: Settings) -> EncoderStats:
+    raw = {k.decode(): v.decode() for k, v in client.hgetall(encoder_key(settings)).items()}
+    if not raw:
+        return EncoderStats()
+    return EncoderStats(int(raw["texts"]), int(raw["calls"]), float(raw["seconds"]))
+
+
+def understanding_ms(bot_folder: Path, database_url: str) -> str:
+    """p50 of one message's understanding (NLU with the intent model, and retrieval with its
+    encoder call), serially on this thread: the CPU a turn costs before its generation."""
+    bot = load_bot(bot_folder)
+    knowledge, nlu = make_knowledge(bot), make_nlu(bot, database_url)
+    texts = [f"{q} ({i})" for i in range(10) for q in QUESTIONS]  # distinct texts: nothing cached
+    classified = nlu.analyze(texts[0]).classified
+    knowledge.search(texts[0])
+    timings = []
+    for text in texts:
+        started = time.perf_counter()
+        nlu.analyze(text)
+        knowledge.search(text, top_k=bot.definition.retrieval.top_k)
+        timings.append(time.perf_counter() - started)
+    model = "with" if classified else "without"
+    return f"{statistics.median(timings) * 1000:.1f} ms p50 ({model} an intent model)"
+
+
+def lexical_copy(bot: Path, tmp: Path) -> Path:
+    """The bench bot without its encoder: retrieval by words only, at the lexical default threshold."""
+    copy = tmp / bot.name
+    shutil.copytree(bot, copy)
+    definition = yaml.safe_load((copy / "bot.yaml").read_text(encoding="utf-8"))
+    for key in ("encoder", "min_score", "min_score_by_language"):  # the thresholds are on the fused scale
+        definition["retrieval"].pop(key, None)
+    (copy / "bot.yaml").write_text(yaml.safe_dump(definition, allow_unicode=True), encoding="utf-8")
+    return copy
 
 
 def bodies(prefix: str, count: int) -> list[dict[str, str]]:
@@ -250,6 +356,9 @@ def main() -> None:
     parser.add_argument("--llm-latency", type=float, default=0.05, help="seconds the fake LLM server takes per answer")
     parser.add_argument("--concurrency", type=int, default=None, help="worker pool size (default: csbot worker's own)")
     parser.add_argument("--parallel", type=int, default=200, help="webhook posts in flight at once")
+    parser.add_argument("--probe-interval", type=float, default=0.5, help="seconds between probe webhooks")
+    parser.add_argument("--probes", type=int, default=30, help="probe webhooks at most (0: none)")
+    parser.add_argument("--lexical", action="store_true", help="the pipeline without its encoder (words only)")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -14,9 +14,12 @@ import redis
 import redis.asyncio as aioredis
 from celery import Celery
 
+from bots.runtime import batched_encoder
 from bots.worker import make_worker_app, worker_argv
+from core.botdef import load_bot
 from core.capabilities import PLAIN
 from core.messages import Delivered, OutboundMessage
+from workers.batched_encoder import BatchedEncoder
 from infra.settings import Settings, load_settings
 
 BARE_TASK = "bench.bare"
@@ -24,6 +27,11 @@ BARE_TASK = "bench.bare"
 
 def done_key(settings: Settings) -> str:
     return settings.redis_key_prefix + "csbot:bench:done"
+
+
+def encoder_key(settings: Settings) -> str:
+    """A hash the pipeline worker keeps up to date: its batching encoder's texts, calls, seconds."""
+    return settings.redis_key_prefix + "csbot:bench:encoder"
 
 
 def bare_queue(settings: Settings) -> str:
@@ -36,15 +44,20 @@ class BenchChannel:
     name = "bench"
     capabilities = PLAIN
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, encoder: BatchedEncoder | None = None) -> None:
         assert settings.redis_url
         self._url = settings.redis_url
         self._client: aioredis.Redis | None = None  # made on the worker's loop, on first send
         self._key = done_key(settings)
+        self._encoder, self._encoder_key = encoder, encoder_key(settings)
 
     async def send(self, message: OutboundMessage) -> Delivered:
         if self._client is None:
             self._client = aioredis.Redis.from_url(self._url)
+        if self._encoder is not None:  # before the reply is seen: the bench reads it after the last
+            stats = self._encoder.stats()
+            await self._client.hset(self._encoder_key, mapping={"texts": stats.texts, "calls": stats.calls,
+                                                                "seconds": stats.seconds})
         await self._client.rpush(self._key, f"{message.conversation_key}|{time.time()}")
         return Delivered(platform_message_id=str(message.id))
 
@@ -85,7 +98,9 @@ def main() -> None:
         bare_app(settings).worker_main(["worker", "--pool=threads", f"--concurrency={size}",
                                         f"--queues={bare_queue(settings)}", *QUIET])
     else:
-        make_worker_app(settings, channels=[BenchChannel(settings)], platform_channels=False).worker_main([*argv, *QUIET])
+        name = load_bot(settings.csbot_bot).definition.retrieval.encoder
+        channel = BenchChannel(settings, batched_encoder(name) if name else None)
+        make_worker_app(settings, channels=[channel], platform_channels=False).worker_main([*argv, *QUIET])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """A real `celery worker` process for crash tests; its channel records sends in Redis.
 
 Run as `python -m tests.support.worker_main` (Celery's prefork pool, one child) or
-`python -m tests.support.worker_main csbot` (exactly the pool `csbot worker` runs); settings
+`python -m tests.support.worker_main csbot` (exactly the pool `csbot worker` runs), or `... platform`
+(the prefork pool with the platform channels the settings turn on); settings
 come from the environment as for `csbot worker`. Each send is RPUSHed to `csbot:test:sent` as
 `idempotency key|text|conversation`, so the test sees exactly what went out even across
 worker restarts.
@@ -50,7 +51,10 @@ QUIET = ["--without-heartbeat", "--without-gossip", "--without-mingle"]
 def main() -> None:
     settings = load_settings()
     assert settings.redis_url
-    app = make_worker_app(settings, channels=[RedisRecordingChannel(settings.redis_url, settings.csbot_namespace)], platform_channels=False)
+    if sys.argv[1:] == ["platform"]:  # the channels the settings turn on, at the fake platform servers
+        app = make_worker_app(settings, channels=[], platform_channels=True)
+    else:
+        app = make_worker_app(settings, channels=[RedisRecordingChannel(settings.redis_url, settings.csbot_namespace)], platform_channels=False)
     if sys.argv[1:] == ["csbot"]:
         app.worker_main([*worker_argv(settings, concurrency=None, loglevel="INFO"), *QUIET])
     else:
