@@ -7,6 +7,8 @@ server, a channel's credentials → that channel.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bots.channel_registry import build_channels
 from bots.handoff_wiring import build_human_side, make_nlu
-from channels.base import Channel
+from bots.llm_connections import size_llm_pool
+from channels.base import Channel, stream_views
 from channels.http import Route
 from channels.registry import CHANNELS, Registry
 from core.botdef import LoadedBot, load_bot
@@ -48,6 +51,7 @@ from infra.model_store import model_store
 from infra.locks import MemoryLocks, RedisLocks
 from infra.metrics import PrometheusObserver
 from infra.settings import Settings
+from workers.batched_encoder import BatchedEncoder
 from workers.celery_app import CeleryJobs, create_celery
 from workers.inprocess import InProcessJobs
 from workers.llm import LLMServerGenerator
@@ -73,6 +77,9 @@ class Runtime:
     async def close(self) -> None:
         if isinstance(self.jobs, InProcessJobs):
             await self.jobs.drain(timeout=30)
+        if isinstance(self.jobs, CeleryJobs):
+            if not await asyncio.to_thread(self.jobs.flush, 10):  # what the publisher thread still holds
+                log.warning("jobs still unsent at shutdown; the recovery sweep will queue them")
         if isinstance(self.generator, LLMServerGenerator):
             await self.generator.aclose()
         if self.redis is not None:
@@ -88,6 +95,7 @@ def make_generator(settings: Settings, bot: LoadedBot) -> Generator:
     if not settings.llm_base_url:
         return ExtractiveResponder(bot.definition)
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    size_llm_pool(settings.llm_max_concurrency)
     return LLMServerGenerator(
         settings.llm_base_url, api_key=key, model=settings.llm_model, timeout=bot.definition.generation.timeout_seconds,
         observer=OBSERVER, max_concurrency=settings.llm_max_concurrency,
@@ -110,7 +118,7 @@ def make_retrain(settings: Settings, bot: LoadedBot, sessions: async_sessionmake
         data=lambda: load_intent_data(bot),
         corrections=TrainingDataQueries(sessions).corrections,
         store=model_store(bot, settings.database_url),
-        config=model_config(bot.definition),
+        config=model_config(bot.definition, bot.folder),
     )
 
 
@@ -118,10 +126,15 @@ def make_knowledge(bot: LoadedBot, store: KnowledgeStore | None = None) -> Knowl
     """Files plus documents added at run time (`/csbot kb add`), hybrid when bot.yaml names a
     `retrieval.encoder`; knowledge vectors come from the on-disk cache after the first start."""
     name = bot.definition.retrieval.encoder
-    embeddings = (
-        EmbeddingCache.for_bot(load_retrieval_encoder(name), bot.definition.name, seed_dir=bot.folder) if name else None
-    )
+    embeddings = EmbeddingCache.for_bot(batched_encoder(name), bot.definition.name, seed_dir=bot.folder) if name else None
     return KnowledgeIndex(bot.definition.name, load_articles(bot.knowledge_dir), store, embeddings=embeddings)
+
+
+@functools.cache
+def batched_encoder(name: str) -> BatchedEncoder:
+    """The retrieval encoder behind the process's one batching encoder thread: turns in flight
+    share its calls, and every runtime of the process (tests build many) shares the thread."""
+    return BatchedEncoder(load_retrieval_encoder(name))
 
 
 def lock_ttl(bot: LoadedBot) -> float:
@@ -185,7 +198,7 @@ async def build_runtime(
             typing={name: c for name, c in by_name.items() if c.capabilities.typing},  # type: ignore[misc]
             desk=human.desk, knowledge=knowledge, feedback=feedback,
             feedback_styles={name: c.capabilities.feedback_style for name, c in by_name.items()},
-            observer=OBSERVER, delivery=delivery,
+            observer=OBSERVER, delivery=delivery, streams=stream_views(by_name), stream_marks=store,
         ),
         delivery=delivery,
         desk=human.desk,

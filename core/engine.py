@@ -10,9 +10,13 @@ and `Policy` so they can grow without touching this flow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from core.botdef import BotDefinition
 from core.errors import LLMError
@@ -20,6 +24,7 @@ from core.extractive import ExtractiveResponder
 from core.followup import context_for
 from core.grounding import Evidence, Grounding, GroundingOutcome, GroundingReport, check
 from core.messages import ContentKind
+from core.nlu.encoders import QueryEmbedding
 from core.nlu.language import detect_language
 from core.nlu.understanding import NluPipeline, Understanding
 from core.ports import GenerationRequest, Generator
@@ -28,7 +33,7 @@ from core.privacy import private_answer
 from core.prompt import build_request, stricter
 from core.records import StoredMessage, Turn
 from core.reply import Citation, Reply, ReplySource
-from core.resilience import generate_within
+from core.resilience import generate_within, stream_within
 from core.retrieval import Passage
 from core.small_talk import recognise as recognise_small_talk
 
@@ -37,8 +42,12 @@ class PassageSource(Protocol):
     """Top-k knowledge search: a fixed `Retriever`, or the live `KnowledgeIndex`."""
 
     def search(
-        self, query: str, *, top_k: int = 3, language: str | None = None, context: str | None = None
+        self, query: str, *, top_k: int = 3, language: str | None = None,
+        vector: NDArray[np.float32] | None = None, context: str | None = None,
     ) -> list[Passage]: ...
+
+    def encode(self, query: str) -> NDArray[np.float32] | None:
+        """The query's vector (None without an encoder)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,13 @@ class TurnContext:
     # A person can take over (an agent desk is configured). Without one, answers do not invite
     # the customer to "reply agent": that would loop.
     desk: bool = True
+    # The message's vector from `understand`, so retrieval does not encode it a second time.
+    embedding: QueryEmbedding | None = None
+
+
+PartialSink = Callable[[Callable[[], str]], None]
+"""Where the answer so far goes while it is generated (`core.streaming.StreamPresenter.offer`):
+a function rendering it, so only the partials actually shown pay for clean-up and masking."""
 
 
 class ConversationEngine:
@@ -66,7 +82,14 @@ class ConversationEngine:
         """Intent, sentiment, entities and language of a text message (None for media)."""
         if message.kind is ContentKind.MEDIA or not message.text.strip():
             return None
-        return self.nlu.analyze(message.text)
+        return self.nlu.analyze(message.text, embedding=self.embed(message.text))
+
+    def embed(self, text: str) -> QueryEmbedding | None:
+        """The message's vector from the retrieval encoder (None without one): computed once a
+        message and shared by the intent model and retrieval, the encoder being the costly part."""
+        name = self.bot.retrieval.encoder
+        vector = self.retriever.encode(text) if name else None
+        return QueryEmbedding(name, vector) if name and vector is not None else None
 
     def language_of(self, text: str, previous: str) -> str:
         """The message's language, or the conversation's when the text has no letters to tell."""
@@ -75,18 +98,26 @@ class ConversationEngine:
         detected = detect_language(text)
         return detected if detected in self.bot.languages else self.bot.languages[0]
 
-    def retrieve(self, text: str, language: str, history: Sequence[Turn] = ()) -> list[Passage]:
+    def retrieve(
+        self, text: str, language: str, history: Sequence[Turn] = (), embedding: QueryEmbedding | None = None
+    ) -> list[Passage]:
         """Passages above `min_score`; a follow-up is searched with the previous customer message."""
         conf = self.bot.retrieval
-        hits = self.retriever.search(text, top_k=conf.top_k, language=language, context=context_for(text, history))
+        vector = embedding.vector if embedding is not None else None
+        hits = self.retriever.search(
+            text, top_k=conf.top_k, language=language, vector=vector, context=context_for(text, history)
+        )
         return [p for p in hits if p.score >= conf.min_score_for(language)]
 
     def reach_person(self, language: str) -> Reply:
         """The honest answer to "get me a person" where no one can join: how to reach one."""
         return Reply(self.bot.text("reach_person", language), language, ReplySource.CANNED, reason="no agent desk")
 
-    async def reply(self, message: StoredMessage, context: TurnContext) -> Reply:
-        reply = await self._reply(message, context)
+    async def reply(self, message: StoredMessage, context: TurnContext, *, on_partial: PartialSink | None = None) -> Reply:
+        """The answer to `message`. With `on_partial`, an LLM answer is streamed and the sink
+        is handed the text so far (masked, as the final is) while it grows; the `Reply` is the
+        same as without it, cleaned and checked, and is what the customer finally gets."""
+        reply = await self._reply(message, context, on_partial)
         return reply if context.desk else self._without_desk(reply)
 
     def _without_desk(self, reply: Reply) -> Reply:
@@ -98,13 +129,15 @@ class ConversationEngine:
             return replace(reply, text=reply.text.replace(offer, "").strip())
         return reply
 
-    async def _reply(self, message: StoredMessage, context: TurnContext) -> Reply:
+    async def _reply(self, message: StoredMessage, context: TurnContext, on_partial: PartialSink | None) -> Reply:
         language = self.language_of(message.text, context.language)
         if message.kind is ContentKind.MEDIA:
             return Reply(self.bot.text("media_only", language), language, ReplySource.CANNED)
         if (social := recognise_small_talk(message.text)) is not None:
             return Reply(self.bot.text(social.value, language), language, ReplySource.CANNED, reason=f"small talk: {social}")
-        passages = self.retrieve(message.text, language, context.history)
+        # Off the loop: searching (and encoding, when the vector is not given) is CPU work that
+        # would stall every other turn.
+        passages = await asyncio.to_thread(self.retrieve, message.text, language, context.history, context.embedding)
         if not passages:
             return Reply(self.bot.text("no_match", language), language, ReplySource.NO_MATCH, needs_human=True,
                          reason="no knowledge match")
@@ -115,11 +148,11 @@ class ConversationEngine:
         evidence = Evidence.of((*(f"{p.article.title}\n{p.article.body}" for p in passages),
                                 *(t.text for t in context.history), message.text))
         try:
-            text, report = await self._generate(request, evidence)
+            text, report = await self._generate(request, evidence, on_partial)
             if report.grounded:
                 return self._answer(text, passages, language, ReplySource.LLM, Grounding(GroundingOutcome.GROUNDED))
             claims = report.claims
-            text, report = await self._generate(stricter(request, claims), evidence)
+            text, report = await self._generate(stricter(request, claims), evidence, on_partial)
         except LLMError as exc:
             return self._fallback(passages, language, reason=f"llm failed: {type(exc).__name__}: {exc}")
         except _Unusable:
@@ -131,13 +164,38 @@ class ConversationEngine:
         grounding = Grounding(GroundingOutcome.FALLEN_BACK, tuple(dict.fromkeys((*claims, *report.claims))))
         return self._fallback(passages, language, reason="generated answer not grounded", grounding=grounding)
 
-    async def _generate(self, request: GenerationRequest, evidence: Evidence) -> tuple[str, GroundingReport]:
+    async def _generate(
+        self, request: GenerationRequest, evidence: Evidence, on_partial: PartialSink | None = None
+    ) -> tuple[str, GroundingReport]:
         gen = self.bot.generation
-        raw = await generate_within(self.generator, request, retries=gen.retries, deadline=gen.deadline_seconds)
-        text = private_answer(clean(raw, request), self.bot.privacy)
+        if on_partial is None:
+            raw = await generate_within(self.generator, request, retries=gen.retries, deadline=gen.deadline_seconds)
+        else:
+            raw = await stream_within(
+                self.generator, request, lambda so_far: on_partial(lambda: self._partial(so_far, request, evidence)),
+                retries=gen.retries, deadline=gen.deadline_seconds, timeout=gen.timeout_seconds,
+            )
+        text = self._shown(raw, request)
         if not text or (request.language in self.bot.languages and detect_language(text) != request.language):
             raise _Unusable
         return text, check(text, evidence)
+
+    def _shown(self, raw: str, request: GenerationRequest) -> str:
+        """Generated text as a customer may see it: leaked prompt cut, secrets masked. Partials
+        pass through it too, so a card number is never on screen even for a second."""
+        return private_answer(clean(raw, request), self.bot.privacy)
+
+    def _partial(self, raw: str, request: GenerationRequest, evidence: Evidence) -> str:
+        """A partial as shown: as `_shown`, and cut before its first fact the sources do not
+        support. The final text is checked whole (and regenerated or replaced when it fails);
+        a partial must not show, even for a few seconds, what that check would refuse. A number
+        still being written may look unsupported too: it appears once it is whole and right."""
+        text = self._shown(raw, request)
+        claims = check(text, evidence).claims
+        if not claims:
+            return text
+        cuts = [at for claim in claims if (at := text.find(claim)) >= 0]
+        return text[: min(cuts)].rstrip() if cuts else ""
 
     def _answer(
         self, text: str, passages: list[Passage], language: str, source: ReplySource, grounding: Grounding | None

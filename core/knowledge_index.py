@@ -18,6 +18,9 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
 from core.embedding_cache import EmbeddingCache
 from core.knowledge import Article
 from core.nlu.language import detect_language
@@ -47,9 +50,14 @@ class KnowledgeIndex:
         return self._retriever.articles
 
     def search(
-        self, query: str, *, top_k: int = 3, language: str | None = None, context: str | None = None
+        self, query: str, *, top_k: int = 3, language: str | None = None,
+        vector: NDArray[np.float32] | None = None, context: str | None = None,
     ) -> list[Passage]:
-        return self._retriever.search(query, top_k=top_k, language=language, context=context)
+        return self._retriever.search(query, top_k=top_k, language=language, vector=vector, context=context)
+
+    def encode(self, query: str) -> NDArray[np.float32] | None:
+        """The query's vector from the current index's encoder (None without one)."""
+        return self._retriever.encode(query)
 
     @property
     def hybrid(self) -> bool:
@@ -71,7 +79,9 @@ class KnowledgeIndex:
             return False
         async with self._lock:
             documents = await self._store.knowledge_documents(self._bot)
-            self._retriever = Retriever([*self._files, *documents], embeddings=self._embeddings)
+            # Off the loop: tokenizing every article and encoding the new ones is CPU work that
+            # would stall every turn in flight (seconds for a large knowledge base).
+            self._retriever = await asyncio.to_thread(Retriever, [*self._files, *documents], embeddings=self._embeddings)
             self._stamp = stamp
         return True
 

@@ -19,6 +19,7 @@ customer for a vote where the channel can) or a person takes over.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -39,6 +40,7 @@ from core.policy import Decision, Policy, Rule
 from core.ports import FeedbackStore, JobQueue, Locks, Store, TypingIndicator
 from core.records import AnsweredTurn, Conversation, Outbound, PendingTurn, StoredMessage
 from core.reply import Reply, ReplySource
+from core.streaming import STREAM_KEY, StreamMarks, StreamPresenter, StreamTarget, StreamView
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class TurnProcessor:
         feedback_styles: Mapping[str, FeedbackStyle] | None = None,
         observer: Observer = UNOBSERVED,
         delivery: Delivery | None = None,
+        streams: Mapping[str, StreamView] | None = None,
+        stream_marks: StreamMarks | None = None,
     ) -> None:
         self._store = store
         self._typing = typing or {}
@@ -76,6 +80,8 @@ class TurnProcessor:
         self._feedback_styles = feedback_styles or {}
         self._observer = observer
         self._delivery = delivery
+        self._streams = dict(streams or {})
+        self._stream_marks = stream_marks
         bot = engine.bot
         self._policy = Policy(bot.escalation, min_grounding=bot.retrieval.min_score)
 
@@ -137,7 +143,8 @@ class TurnProcessor:
             await desk.relay(message_id)  # a person owns it: the bot stays silent (invariant 6)
             return TurnOutcome.RELAYED
 
-        understanding = self._engine.understand(message)
+        # Off the loop: CPU-bound (encoder, intent model), and every turn in flight waits behind it.
+        understanding = await asyncio.to_thread(self._engine.understand, message)
         analysis = understanding_record(understanding)
         if desk is not None and (score := await desk.take_rating(conversation_id, message.text)) is not None:
             return await self._thank(turn, {**analysis, "rating": score})
@@ -150,9 +157,9 @@ class TurnProcessor:
         await self._show_typing(conversation.channel, conversation.conversation_key)
         context = TurnContext(
             conversation.language, window(turn.history, max_turns=limits.max_turns, max_chars=limits.max_chars),
-            desk=desk is not None,
+            desk=desk is not None, embedding=understanding.embedding if understanding is not None else None,
         )
-        reply = await self._engine.reply(message, context)
+        reply, message, presenter = await self._reply(conversation, message, context)
 
         failed = conversation.failed_turns + 1 if self._policy.failed(reply, understanding) else 0
         paused = await desk.paused(conversation.channel) if desk is not None else False
@@ -160,6 +167,8 @@ class TurnProcessor:
         grounding = {"grounding": reply.grounding.record()} if reply.grounding is not None else {}
         record = {**analysis, **grounding, **_decision_record(decision, handed=desk is not None)}
         if decision.escalate and desk is not None:
+            if presenter is not None:
+                await presenter.withdraw()  # the acknowledgement is posted on its own
             await self._store.save_understanding(message_id, record)
             await self._escalate(desk, conversation, message, decision, reply)
             return TurnOutcome.ESCALATED
@@ -173,6 +182,29 @@ class TurnProcessor:
         if not await self._write(AnsweredTurn(conversation, message, reply, record, failed_turns=failed)):
             return None
         return TurnOutcome.FELL_BACK if reply.source in _FALLBACKS else TurnOutcome.ANSWERED
+
+    async def _reply(
+        self, conversation: Conversation, message: StoredMessage, context: TurnContext
+    ) -> tuple[Reply, StoredMessage, StreamPresenter | None]:
+        """The engine's answer, shown while it grows where the channel can; the message comes
+        back naming the streamed partial its reply's outbox row must replace."""
+        presenter = self._presenter(conversation, message)
+        if presenter is None:
+            return await self._engine.reply(message, context), message, None
+        presenter.start()
+        try:
+            reply = await self._engine.reply(message, context, on_partial=presenter.offer)
+        finally:
+            streamed = await presenter.settle()
+        return reply, _with_stream(message, streamed), presenter
+
+    def _presenter(self, conversation: Conversation, message: StoredMessage) -> StreamPresenter | None:
+        """Partials for this turn where the channel can show them (none on SMS or WhatsApp)."""
+        view = self._streams.get(conversation.channel)
+        if view is None or self._stream_marks is None:
+            return None
+        target = StreamTarget(message.id, conversation.conversation_key, message.metadata)
+        return StreamPresenter(view, self._stream_marks, target, known=message.metadata.get(STREAM_KEY))
 
     async def _thank(self, turn: PendingTurn, analysis: dict[str, Any]) -> TurnOutcome | None:
         """A rating or a typed vote needs no answer, only thanks, in the conversation's language."""
@@ -237,6 +269,15 @@ class TurnProcessor:
             await indicator.typing(conversation_key)
         except Exception as exc:  # the platform or network said no; the reply still goes out
             log.info("typing signal on %s failed: %s", channel, exc)
+
+
+def _with_stream(message: StoredMessage, ref: str | None) -> StoredMessage:
+    """The message as its reply's outbox row must inherit it: naming the streamed message the
+    final answer replaces, and nothing (not a bare reservation) when there is none."""
+    meta = {k: v for k, v in message.metadata.items() if k != STREAM_KEY}
+    if ref is not None:
+        meta[STREAM_KEY] = ref
+    return message if meta == message.metadata else replace(message, metadata=meta)
 
 
 _FALLBACKS = frozenset({ReplySource.KNOWLEDGE_FALLBACK, ReplySource.HOLDING})

@@ -40,3 +40,9 @@ def test_the_pipeline_benchmark_prints_its_ratios() -> None:
     require_services()  # Redis and a Celery worker are part of what it measures
     output = run_bench("infra.bench.pipeline", "--messages", "5", "--llm-latency", "0")
     assert len(RATIO.findall(output)) == 2, output
+
+
+def test_the_streaming_benchmark_shows_partials_and_prints_its_ratio() -> None:
+    output = run_bench("infra.bench.streaming", "--messages", "1", "--seconds", "1.5", "--words", "12", "--first-token", "0.1")
+    assert RATIO.search(output), output
+    assert "messages per chat [1]" in output, output  # the final edited the partial, no second message

@@ -38,11 +38,13 @@ from channels.slack.events import AgentEventHook, EventRoute, classify, parse_ev
 from channels.slack.interactions import customer_click, read_form, read_payload
 from channels.slack.signature import refusal, refuse_unsigned
 from channels.slack.spec import CAPABILITIES, NAME
+from channels.slack.stream import MESSAGE, STREAM, SlackStreamView, kind_and_ts, stop_stream
 from core.errors import BadInput, NotFound, PermanentDeliveryError, RateLimited, TransientDeliveryError
 from core.feedback import VotePress
 from core.intake import Intake
 from core.messages import Delivered, OutboundMessage
 from core.ports import RateLimiter
+from core.streaming import RESERVED, STREAM_KEY
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,18 @@ class SlackChannel:
         # Parts of a split reply already posted, by outbox idempotency key: a retry after a
         # failure mid-way resumes instead of posting the first parts again (same process only).
         self._posted: dict[str, list[str]] = {}
+
+    @property
+    def client(self) -> AsyncWebClient:
+        return self._client
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._limiter
+
+    def stream_view(self) -> SlackStreamView:
+        """How this channel shows an answer while it is generated (`core.streaming`)."""
+        return SlackStreamView(self)
 
     def set_agent_hook(self, hook: AgentEventHook | None) -> None:
         """Where agent-channel messages go (the desk); set by the composition root, which builds
@@ -208,7 +222,10 @@ class SlackChannel:
             raise RateLimited(NAME, wait, reason="per-channel budget")
         parts = compose(message)
         posted = self._resume(message.idempotency_key)
+        streamed = message.metadata.get(STREAM_KEY, RESERVED)
         try:
+            if not posted and streamed[:2] in (STREAM, MESSAGE):
+                posted.append(await self._replace_partial(target, parts[0], streamed))
             for part in parts[len(posted) :]:
                 posted.append(await self._post(target, part))
         except PermanentDeliveryError:
@@ -222,6 +239,23 @@ class SlackChannel:
         if key not in self._posted and len(self._posted) >= MAX_RESUMABLE:
             self._posted.pop(next(iter(self._posted)))  # forget the oldest; bounded memory
         return self._posted.setdefault(key, [])
+
+    async def _replace_partial(self, target: Target, part: Mapping[str, Any], ref: str) -> str:
+        """The final answer's first part replaces the message that showed it growing (a stream
+        is stopped first), so the conversation holds one answer; a partial someone deleted is
+        replaced by a new post. Editing again on a retry changes nothing: safe to repeat."""
+        kind, ts = kind_and_ts(ref)
+        try:
+            if kind == STREAM:
+                await stop_stream(self._client, target.channel, ts)
+            await self._client.chat_update(channel=target.channel, ts=ts, text=part["text"], blocks=part.get("blocks"))
+        except SlackApiError as exc:
+            if _error_code(exc) == "message_not_found":
+                return await self._post(target, part)
+            raise delivery_error(exc) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise TransientDeliveryError(NAME, f"network: {type(exc).__name__}") from None
+        return ts
 
     async def _post(self, target: Target, part: Mapping[str, Any]) -> str:
         try:
@@ -238,3 +272,8 @@ class SlackChannel:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise TransientDeliveryError(NAME, f"network: {type(exc).__name__}") from None
         return str(response.get("ts", ""))
+
+
+def _error_code(exc: SlackApiError) -> str:
+    data = getattr(exc.response, "data", None)
+    return str(data.get("error", "")) if isinstance(data, dict) else ""

@@ -1,9 +1,12 @@
-"""A reply as chat.postMessage arguments: escaped mrkdwn parts, choice buttons, the vote row."""
+"""A reply as chat.postMessage arguments: escaped mrkdwn parts, choice buttons, the vote row (Block
+Kit through `slack_sdk.models.blocks`, which checks Slack's limits as it renders)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, PlainTextObject, SectionBlock
 
 from channels.shaping import with_source
 from channels.slack.format import MAX_CHUNK_CHARS, escape_mrkdwn, split_escaped
@@ -36,32 +39,30 @@ def target_of(message: OutboundMessage) -> Target:
 def vote_block(outbound_id: int) -> dict[str, Any]:
     """👍 / 👎 under an answer; each carries the answer's id back in its value."""
     elements = [
-        {
-            "type": "button",
-            "text": {"type": "plain_text", "text": label, "emoji": True},
-            "value": button_payload(outbound_id, vote),
-            "action_id": f"{VOTE_ACTION_PREFIX}{vote.name.lower()}",
-        }
+        ButtonElement(
+            text=PlainTextObject(text=label, emoji=True), value=button_payload(outbound_id, vote),
+            action_id=f"{VOTE_ACTION_PREFIX}{vote.name.lower()}",
+        )
         for label, vote in (("👍", Vote.UP), ("👎", Vote.DOWN))
     ]
-    return {"type": "actions", "block_id": "csbot_vote", "elements": elements}
+    return ActionsBlock(block_id="csbot_vote", elements=elements).to_dict()
+
+
+def text_block(text: str) -> dict[str, Any]:
+    """A section showing (already escaped) mrkdwn."""
+    return SectionBlock(text=MarkdownTextObject(text=text)).to_dict()
 
 
 def button_blocks(text: str, buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
     """A section with the (already escaped) text, then the choices as an actions block."""
     elements = [
-        {
-            "type": "button",
-            "text": {"type": "plain_text", "text": b.label[:BUTTON_LABEL_CHARS], "emoji": True},
-            "value": b.value[:BUTTON_VALUE_CHARS],
-            "action_id": f"{CHOICE_ACTION_PREFIX}{i}",
-        }
+        ButtonElement(
+            text=PlainTextObject(text=b.label[:BUTTON_LABEL_CHARS], emoji=True), value=b.value[:BUTTON_VALUE_CHARS],
+            action_id=f"{CHOICE_ACTION_PREFIX}{i}",
+        )
         for i, b in enumerate(buttons[:MAX_BUTTONS])
     ]
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "actions", "block_id": "csbot_choices", "elements": elements},
-    ]
+    return [text_block(text), ActionsBlock(block_id="csbot_choices", elements=elements).to_dict()]
 
 
 def button_fallback(buttons: tuple[Button, ...]) -> str:
@@ -82,6 +83,6 @@ def compose(message: OutboundMessage, limit: int = MAX_CHUNK_CHARS) -> list[dict
         fallback = escape_mrkdwn(button_fallback(message.buttons))
         parts[-1] = {"text": f"{last}\n\n{fallback}".strip(), "blocks": button_blocks(last or " ", message.buttons)}
     if message.ask_feedback:
-        blocks = parts[-1].get("blocks") or [{"type": "section", "text": {"type": "mrkdwn", "text": last or " "}}]
+        blocks = parts[-1].get("blocks") or [text_block(last or " ")]
         parts[-1] = {**parts[-1], "blocks": [*blocks, vote_block(message.id)]}
     return parts

@@ -16,6 +16,7 @@ class SlackConfig:
     api_url: str = DEFAULT_API_URL
     agent_channel: str | None = None  # the agents' desk; its messages are never customer messages
     per_channel_rate: float = 1.0  # chat.postMessage: about one message per second per channel
+    partial_per_second: float = 1.0  # pushes of a growing answer per channel (appendStream / chat.update)
     timeout_seconds: float = 10.0
     bot_user_id: str | None = None  # normally learned from each event's `authorizations`
 

@@ -25,6 +25,16 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -77,25 +87,20 @@ class SlackDeskConfig:
 # --- rendering ---------------------------------------------------------------------------------
 
 
-def _section(text: str) -> dict[str, Any]:
+def _section(text: str) -> SectionBlock:
     if len(text) > SECTION_CHARS:
         text = text[: SECTION_CHARS - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return SectionBlock(text=MarkdownTextObject(text=text))
 
 
-def _button(label: str, action: DeskAction, handoff_id: int, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": label, "emoji": True},
-        "action_id": f"{ACTION_PREFIX}{action.value}",
-        "value": str(handoff_id),
-    }
-    if style:
-        button["style"] = style
-    return button
+def _button(label: str, action: DeskAction, handoff_id: int, style: str | None = None) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=label, emoji=True), action_id=f"{ACTION_PREFIX}{action.value}",
+        value=str(handoff_id), style=style,
+    )
 
 
-def card_buttons(card: DeskCard) -> list[dict[str, Any]]:
+def card_buttons(card: DeskCard) -> list[ButtonElement]:
     """The buttons that still make sense in the card's state."""
     if card.state is HandoffState.RESOLVED:
         return []
@@ -114,37 +119,31 @@ def card_fallback(card: DeskCard) -> str:
 
 
 def card_blocks(card: DeskCard) -> list[dict[str, Any]]:
+    """The card as Block Kit JSON, built with `slack_sdk.models.blocks`, whose `to_dict` also
+    checks Slack's limits (text lengths, button counts) before Slack would refuse the post."""
     since = int(card.waiting_since.timestamp())
     transcript = "\n".join(
         f"> *{ROLE_LABELS.get(t.role, t.role)}:* {escape_mrkdwn(' '.join(t.text.split()))[:400]}" for t in card.last_messages
     ) or "_(no messages)_"
     state = STATE_LINES[card.state].format(agent=card.agent_id or "?")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Handoff #{card.handoff_id} · conversation {card.conversation_id}"}},
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*Customer*\n{escape_mrkdwn(card.channel)} · {escape_mrkdwn(card.customer)}"},
-                {"type": "mrkdwn", "text": f"*Why*\n{escape_mrkdwn(card.reason)} (`{escape_mrkdwn(card.rule)}`)"},
-            ],
-        },
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=f"Handoff #{card.handoff_id} · conversation {card.conversation_id}")),
+        SectionBlock(fields=[
+            MarkdownTextObject(text=f"*Customer*\n{escape_mrkdwn(card.channel)} · {escape_mrkdwn(card.customer)}"),
+            MarkdownTextObject(text=f"*Why*\n{escape_mrkdwn(card.reason)} (`{escape_mrkdwn(card.rule)}`)"),
+        ]),
         _section(f"*Summary*\n{escape_mrkdwn(card.summary)}"),
         _section(f"*Last messages*\n{transcript}"),
     ]
     if card.suggested_reply:
         blocks.append(_section(f"*Suggested reply*\n{escape_mrkdwn(card.suggested_reply)}"))
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": f"{state} · escalated <!date^{since}^{{date_short_pretty}} {{time}}|{card.waiting_since.isoformat()}>"},
-                {"type": "mrkdwn", "text": "Reply in this thread to answer the customer; start with `note:` to keep it internal."},
-            ],
-        }
-    )
+    blocks.append(ContextBlock(elements=[
+        MarkdownTextObject(text=f"{state} · escalated <!date^{since}^{{date_short_pretty}} {{time}}|{card.waiting_since.isoformat()}>"),
+        MarkdownTextObject(text="Reply in this thread to answer the customer; start with `note:` to keep it internal."),
+    ]))
     if buttons := card_buttons(card):
-        blocks.append({"type": "actions", "block_id": f"csbot_handoff_{card.handoff_id}", "elements": buttons})
-    return blocks
+        blocks.append(ActionsBlock(block_id=f"csbot_handoff_{card.handoff_id}", elements=buttons))
+    return [block.to_dict() for block in blocks]
 
 
 # --- the desk (outbound) -------------------------------------------------------------------------

@@ -152,5 +152,5 @@ def to_inbound(event: SlackEvent) -> InboundMessage | None:
         sender_id=event.user,
         text=text,
         kind=ContentKind.TEXT if text else ContentKind.MEDIA,
-        metadata={"channel": event.channel, "thread_ts": thread_ts, "ts": event.ts, "team": event.team},
+        metadata={"channel": event.channel, "thread_ts": thread_ts, "ts": event.ts, "team": event.team, "user": event.user},
     )

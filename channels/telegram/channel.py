@@ -50,6 +50,8 @@ from core.ports import RateLimiter
 from channels.http import WebRequest, WebResponse
 from channels.telegram.payload import update_data
 from channels.telegram.spec import CAPABILITIES, NAME
+from channels.telegram.stream import GROUP_TYPES, TelegramStreamView, edit_text, thread_of
+from core.streaming import RESERVED, STREAM_KEY
 from channels.shaping import split_text, strip_markdown, telegram_html, utf16_len, with_source
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,6 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MESSAGE_LIMIT = CAPABILITIES.max_message_chars  # UTF-16 units of text after entity parsing
 CALLBACK_DATA_LIMIT = 64  # bytes
-GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 ALLOWED_UPDATES = ("message", "callback_query")
 VOTES = (("👍", Vote.UP), ("👎", Vote.DOWN))
 _SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -76,6 +77,7 @@ class TelegramConfig:
     group_per_minute: float = 20.0
     group_burst: int = 5
     global_per_second: float = 30.0
+    partial_per_second: float = 1.0  # pushes of a growing answer per chat (drafts or edits)
     timeout: float = 10.0
     # A flood wait between the parts of a split answer is sat out in place, up to this long,
     # because rescheduling would send the parts already delivered a second time.
@@ -239,6 +241,17 @@ class TelegramChannel:
 
     # --- SDK client --------------------------------------------------------------------------
 
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._limiter
+
+    def stream_view(self) -> TelegramStreamView:
+        """How this channel shows an answer while it is generated (`core.streaming`)."""
+        return TelegramStreamView(self)
+
+    def bot(self) -> Bot:
+        return self._bot()
+
     def _bot(self) -> Bot:
         """One `Bot` per event loop: its HTTP connections belong to the loop that opened them,
         and worker threads each run their own loop while sharing this channel."""
@@ -333,11 +346,30 @@ class TelegramChannel:
         await self._take_budget(message)
         markup = keyboard(message)
         ids: list[str] = []
+        streamed = message.metadata.get(STREAM_KEY, RESERVED)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
             part = _Part(chunk, first=index == 0, markup=markup if last else None)
-            ids.append(await self._send_part(message, part))
+            if part.first and streamed != RESERVED and streamed.isdigit():
+                ids.append(await self._replace_partial(message, part, int(streamed)))
+            else:
+                ids.append(await self._send_part(message, part))
         return Delivered(platform_message_id=",".join(ids))
+
+    async def _replace_partial(self, message: OutboundMessage, part: _Part, message_id: int) -> str:
+        """The final answer's first part edits the message that showed it growing, so the chat
+        holds one answer. A partial someone deleted is replaced by a new message instead."""
+        try:
+            await edit_text(self._bot(), message.conversation_key, message_id, telegram_html(part.text), reply_markup=part.markup)
+        except PermanentDeliveryError:
+            return await self._send_part(message, part)
+        except RetryAfter as exc:
+            raise RateLimited(NAME, self.retry_seconds(exc), "telegram flood control") from exc
+        except BadRequest as exc:
+            raise PermanentDeliveryError(NAME, f"bad request: {self._clean(exc)}") from exc
+        except Exception as exc:
+            raise self._delivery_error(exc) from exc
+        return str(message_id)
 
     async def _take_budget(self, message: OutboundMessage) -> None:
         """Our own share of Telegram's limits, across every worker: per chat (1/s, or 20/min in
@@ -382,7 +414,7 @@ class TelegramChannel:
             if part.first and in_group and meta.get("message_id", "").isdigit()
             else None
         )
-        thread = int(meta["thread_id"]) if meta.get("thread_id", "").isdigit() else None
+        thread = thread_of(meta)
         return await self._bot().send_message(
             chat_id=message.conversation_key,
             text=telegram_html(part.text) if html else strip_markdown(part.text),
@@ -391,6 +423,13 @@ class TelegramChannel:
             reply_parameters=reply,
             message_thread_id=thread,
         )
+
+    @staticmethod
+    def retry_seconds(exc: RetryAfter) -> float:
+        return _retry_seconds(exc.retry_after)
+
+    def delivery_error(self, exc: Exception) -> Exception:
+        return self._delivery_error(exc)
 
     def _delivery_error(self, exc: Exception) -> Exception:
         """SDK failures as delivery errors: what will never work is permanent, the rest is retried."""

@@ -29,7 +29,7 @@ from infra.db.models import (
     OutboxRow,
     now,
 )
-from infra.db.store import reply_key, reply_row, stored_message
+from infra.db.store import reply_key, reply_row, stored_message, without_stream
 
 OPEN = (HandoffState.WAITING.value, HandoffState.CLAIMED.value)
 
@@ -354,7 +354,7 @@ async def _reply_meta(session: AsyncSession, conversation_id: int) -> dict[str, 
     meta = await session.scalar(
         select(MessageRow.meta).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id.desc()).limit(1)
     )
-    return dict(meta or {})
+    return without_stream(meta)
 
 
 async def _rating_row(session: AsyncSession, handoff: HandoffRow, prompt: str) -> OutboxRow:

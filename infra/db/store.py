@@ -25,6 +25,7 @@ from core.records import (
     Turn,
 )
 from core.reply import Reply
+from core.streaming import RESERVED, STREAM_KEY
 from infra.db.models import ConversationRow, MessageRow, OutboxRow, now
 
 
@@ -33,8 +34,14 @@ def reply_key(message_id: int) -> str:
 
 
 def reply_row(message: MessageRow, conversation: ConversationRow, reply: Reply, key: str) -> OutboxRow:
-    """The outbox row answering `message`; it inherits the message's metadata (where to reply)."""
-    return outbox_row(message.id, message.meta, _conversation(conversation), reply, key)
+    """The outbox row answering `message`; it inherits the message's metadata (where to reply),
+    but never a stream reference: only the turn's own reply replaces its streamed partial."""
+    return outbox_row(message.id, without_stream(message.meta), _conversation(conversation), reply, key)
+
+
+def without_stream(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """Message metadata minus the streamed-partial reference (see `core.streaming`)."""
+    return {k: v for k, v in (meta or {}).items() if k != STREAM_KEY}
 
 
 def outbox_row(
@@ -197,6 +204,28 @@ class SqlStore:
                 .limit(1)
             )
         return later is not None
+
+    async def reserve_stream(self, message_id: int) -> bool:
+        """`core.streaming.StreamMarks`: the reference lives in the inbound message's metadata,
+        so the turn's next read of the message (a re-run after a crash) carries it. Refused while
+        an earlier reply of the conversation waits in the outbox: a partial posted now would
+        stand above it for good (the final answer edits the partial in place), so this answer
+        then arrives whole, in its turn."""
+        async with self._sessions.begin() as session:
+            row = await session.get(MessageRow, message_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"message {message_id} does not exist")
+            if STREAM_KEY in (row.meta or {}) or await _unsent_exists(session, row.conversation_id):
+                return False
+            row.meta = {**(row.meta or {}), STREAM_KEY: RESERVED}
+        return True
+
+    async def record_stream(self, message_id: int, ref: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(MessageRow, message_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"message {message_id} does not exist")
+            row.meta = {**(row.meta or {}), STREAM_KEY: ref}
 
     async def history(self, conversation_id: int, before_message_id: int, limit: int) -> list[Turn]:
         async with self._sessions() as session:

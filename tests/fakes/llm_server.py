@@ -29,6 +29,7 @@ class Behaviour:
     delay: float = 0.0
     text: str | None = None
     before: Callable[[], None] | None = None  # run (in a thread) first: a fault that lands mid-turn
+    pace: float = 0.0  # seconds between streamed words: a slow model, whose answer grows visibly
 
 
 @dataclass
@@ -37,6 +38,7 @@ class FakeLLMServer:
 
     default: Behaviour = field(default_factory=Behaviour)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.time() of each request, in order
     script: deque[Behaviour] = field(default_factory=deque)
     url: str = ""
     # Requests being answered right now, and the most seen at once (a worker's concurrency).
@@ -85,6 +87,7 @@ class FakeLLMServer:
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         payload = await request.json()
         self.requests.append(payload)
+        self.arrivals.append(time.time())
         behaviour = self.script.popleft() if self.script else self.default
         if behaviour.before is not None:
             await asyncio.to_thread(behaviour.before)
@@ -99,6 +102,8 @@ class FakeLLMServer:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"})
         await response.prepare(request)
         for i, word in enumerate(re.findall(r"\S+\s*", text) or [text]):
+            if i and behaviour.pace:
+                await asyncio.sleep(behaviour.pace)
             await response.write(f"data: {json.dumps(_chunk(word, i == 0))}\n\n".encode())
             if behaviour.kind == "stream_error" and i == 0:
                 error = {"error": {"message": "Model is overloaded", "http_status_code": 422}}

@@ -100,6 +100,8 @@ class FakeSlackApi:
     _runner: web.AppRunner | None = None
     _port: int = 0
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # What each message shows now, by ts: posted or streamed, then appended to, updated, deleted.
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -148,6 +150,10 @@ class FakeSlackApi:
     def posts(self) -> list[Call]:
         """chat.postMessage calls that Slack accepted (i.e. messages that exist)."""
         return [c for c in self.calls_to("chat.postMessage") if c.accepted]
+
+    def visible(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's messages as they stand now, oldest first (text, thread_ts, streaming)."""
+        return [m for ts, m in sorted(self.messages.items()) if m["channel"] == channel]
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -209,12 +215,64 @@ class FakeSlackApi:
         message = {"type": "message", "text": params.get("text", ""), "user": self.bot_user_id, "bot_id": self.bot_id, "ts": ts}
         if params.get("thread_ts"):
             message["thread_ts"] = params["thread_ts"]
+        self._keep(channel, ts, params.get("text", ""), params.get("thread_ts"), blocks=params.get("blocks"))
         return {"ok": True, "channel": channel, "ts": ts, "message": message}, ts
+
+    def _keep(self, channel: str, ts: str, text: str, thread_ts: Any, *, streaming: bool = False, blocks: Any = None) -> None:
+        self.messages[ts] = {"channel": channel, "ts": ts, "text": text, "thread_ts": thread_ts,
+                             "streaming": streaming, "blocks": blocks}
 
     def _chat_update(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
         if not params.get("channel") or not params.get("ts"):
             return {"ok": False, "error": "message_not_found"}, ""
+        kept = self.messages.get(str(params["ts"]))
+        if kept is not None:  # messages this fake never saw posted (older tests) are updated blind
+            if kept["channel"] != params["channel"]:
+                return {"ok": False, "error": "message_not_found"}, ""
+            kept.update(text=params.get("text", ""), blocks=params.get("blocks"))
         return {"ok": True, "channel": params["channel"], "ts": params["ts"], "text": params.get("text", "")}, str(params["ts"])
+
+    def _chat_delete(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        kept = self.messages.get(str(params.get("ts", "")))
+        if kept is None or kept["channel"] != params.get("channel"):
+            return {"ok": False, "error": "message_not_found"}, ""
+        del self.messages[kept["ts"]]
+        return {"ok": True, "channel": kept["channel"], "ts": kept["ts"]}, kept["ts"]
+
+    def _chat_startStream(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Slack's streaming API: a message in a thread, to a named recipient outside DMs."""
+        channel = str(params.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}, ""
+        if not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}, ""
+        if not channel.startswith("D") and not (params.get("recipient_user_id") and params.get("recipient_team_id")):
+            return {"ok": False, "error": "missing_recipient_user_id"}, ""
+        ts = self._next_ts()
+        self._keep(channel, ts, str(params.get("markdown_text", "")), params["thread_ts"], streaming=True)
+        return {"ok": True, "channel": channel, "ts": ts}, ts
+
+    def _streaming(self, params: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """The message a stream call names, while it still streams; else (None, the error)."""
+        kept = self.messages.get(str(params.get("ts", "")))
+        if kept is None or kept["channel"] != params.get("channel"):
+            return None, "message_not_found"
+        return (kept, "") if kept["streaming"] else (None, "message_not_in_streaming_state")
+
+    def _chat_appendStream(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        kept, error = self._streaming(params)
+        if kept is None:
+            return {"ok": False, "error": error}, ""
+        kept["text"] += str(params.get("markdown_text", ""))
+        return {"ok": True, "channel": kept["channel"], "ts": kept["ts"]}, kept["ts"]
+
+    def _chat_stopStream(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        response, ts = self._chat_appendStream(params)  # stopStream may carry a last piece of text
+        if response["ok"]:
+            kept = self.messages[ts]
+            kept["streaming"] = False
+            kept["blocks"] = params.get("blocks") or kept["blocks"]
+        return response, ts
 
     def _conversations_info(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
         channel = str(params.get("channel", ""))

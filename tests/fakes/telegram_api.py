@@ -110,6 +110,8 @@ class FakeTelegramAPI(ThreadedServer):
         self._chats: dict[int, _Chat] = {}
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
+        # What each chat shows now: (chat id, message id) → the message, edits applied.
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
 
     # --- routes ------------------------------------------------------------------------------
 
@@ -173,6 +175,21 @@ class FakeTelegramAPI(ThreadedServer):
                 for c in self.calls
                 if c.method == "sendMessage" and c.params.get("_ok") and (chat_id is None or str(c.params["chat_id"]) == str(chat_id))
             ]
+
+    def visible(self, chat_id: int | str) -> list[str]:
+        """The texts the chat shows now, oldest first (edits applied, deleted ones gone)."""
+        with self._lock:
+            return [m["text"] for (chat, _), m in sorted(self.messages.items()) if chat == int(chat_id)]
+
+    def drafts(self, chat_id: int | str | None = None) -> list[dict[str, Any]]:
+        """Parameters of every sendMessageDraft that succeeded, optionally for one chat."""
+        return [c.params for c in self.calls_to("sendMessageDraft")
+                if c.params.get("_ok") and (chat_id is None or str(c.params["chat_id"]) == str(chat_id))]
+
+    def edits(self, chat_id: int | str | None = None) -> list[dict[str, Any]]:
+        """Parameters of every editMessageText that changed a message."""
+        return [c.params for c in self.calls_to("editMessageText")
+                if c.params.get("_ok") and (chat_id is None or str(c.params["chat_id"]) == str(chat_id))]
 
     # --- the API -----------------------------------------------------------------------------
 
@@ -244,7 +261,69 @@ class FakeTelegramAPI(ThreadedServer):
         }
         if "reply_markup" in params:
             message["reply_markup"] = params["reply_markup"]
+        self.messages[(chat.id, message["message_id"])] = message
         return 200, message
+
+    def _shown(self, params: dict[str, Any]) -> tuple[str | None, str]:
+        """The visible text of a text parameter, or (None, the error description)."""
+        try:
+            shown = visible_text(str(params.get("text", "")), params.get("parse_mode"))
+        except ValueError as exc:
+            return None, f"Bad Request: can't parse entities: {exc}"
+        if not shown.strip():
+            return None, "Bad Request: message text is empty"
+        if utf16_units(shown) > 4096:
+            return None, "Bad Request: message is too long"
+        return shown, ""
+
+    def _api_editMessageText(self, params: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            key = (int(params["chat_id"]), int(params["message_id"]))
+        except (KeyError, ValueError):
+            return 400, "Bad Request: message to edit not found"
+        message = self.messages.get(key)
+        if message is None:
+            return 400, "Bad Request: message to edit not found"
+        shown, error = self._shown(params)
+        if shown is None:
+            return 400, error
+        markup = params.get("reply_markup")
+        if shown == message["text"] and markup == message.get("reply_markup"):
+            return 400, ("Bad Request: message is not modified: specified new message content and reply markup are "
+                         "exactly the same as a current content and reply markup of the message")
+        message["text"] = shown
+        message["edit_date"] = int(time.time())
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        params["_visible"] = shown
+        return 200, message
+
+    def _api_sendMessageDraft(self, params: dict[str, Any]) -> tuple[int, Any]:
+        """Bot API 9.5: a growing preview in a private chat, gone when the real message comes."""
+        try:
+            chat_id, draft_id = int(params["chat_id"]), int(params["draft_id"])
+        except (KeyError, ValueError):
+            return 400, "Bad Request: chat_id and draft_id are required"
+        if draft_id == 0:
+            return 400, "Bad Request: draft_id must be non-zero"
+        if self._chats.get(chat_id, _Chat(chat_id)).type != "private":
+            return 400, "Bad Request: drafts can be sent only to private chats"
+        shown, error = self._shown(params)
+        if shown is None:
+            return 400, error
+        params["_visible"] = shown
+        return 200, True
+
+    def _api_deleteMessage(self, params: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            key = (int(params["chat_id"]), int(params["message_id"]))
+        except (KeyError, ValueError):
+            return 400, "Bad Request: message to delete not found"
+        if self.messages.pop(key, None) is None:
+            return 400, "Bad Request: message to delete not found"
+        return 200, True
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
