@@ -14,8 +14,9 @@ platform message ids, so a reused database or Redis never dedupes or mixes a run
 only the run's own keys are deleted at the end. Each message is its own conversation, all
 posted at once up to --parallel. Prints both throughputs and their ratio, reply latencies, the
 webhook ack latency of the burst and of a probe (one webhook at a time, every --probe-interval
-seconds, at most --probes, while the worker is busy with the burst: what a platform sees from a
-loaded system),
+seconds, at most --probes, from when the burst is acked until it is answered: what a platform
+sees while the worker runs at full load on the same machine, apart from the web process's own
+queue of the burst's posts),
 generations in flight at the LLM server (the most seen at once), the worker's RSS before and
 after, replies per message, and understanding's own cost per message (the worker's batching
 encoder: its seconds per text; and encoder + intent model + NLU for one message on one thread,
@@ -197,13 +198,14 @@ async def probe_acks(port: int, prefix: str, stop: asyncio.Event, interval: floa
 
 async def phase(name: str, port: int, bodies: list[dict[str, str]], replies: Replies, parallel: int, timeout: float,
                 probe_interval: float = 0.0, probes: int = 0) -> Result:
-    """The burst of `bodies`; with `probe_interval`, probe acks run beside it until it is answered
-    (the probes are answered too, and checked for duplicates, but not counted in throughput)."""
+    """The burst of `bodies`; with `probe_interval`, probe acks run once the burst is acked, until
+    it is answered (the probes are answered too, and checked for duplicates, but not counted in
+    throughput)."""
     started = time.time()
     stop = asyncio.Event()
+    sent_at, acks = await post_all(port, bodies, parallel)
     probing = (asyncio.create_task(probe_acks(port, f"{bodies[0]['id']}q", stop, probe_interval, probes))
                if probe_interval and probes else None)
-    sent_at, acks = await post_all(port, bodies, parallel)
     keys = list(sent_at)
     await asyncio.to_thread(replies.wait, keys, timeout)
     stop.set()
@@ -356,7 +358,7 @@ def main() -> None:
     parser.add_argument("--llm-latency", type=float, default=0.05, help="seconds the fake LLM server takes per answer")
     parser.add_argument("--concurrency", type=int, default=None, help="worker pool size (default: csbot worker's own)")
     parser.add_argument("--parallel", type=int, default=200, help="webhook posts in flight at once")
-    parser.add_argument("--probe-interval", type=float, default=0.5, help="seconds between probe webhooks")
+    parser.add_argument("--probe-interval", type=float, default=0.25, help="seconds between probe webhooks")
     parser.add_argument("--probes", type=int, default=30, help="probe webhooks at most (0: none)")
     parser.add_argument("--lexical", action="store_true", help="the pipeline without its encoder (words only)")
     asyncio.run(run(parser.parse_args()))
