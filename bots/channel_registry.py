@@ -17,6 +17,7 @@ from core.ports import RateLimiter
 from infra.db.delivery_status import SqlDeliveryStatus
 from infra.db.optouts import SqlOptOuts
 from infra.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from infra.redis_pool import connections_for
 from infra.settings import Settings
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -26,7 +27,8 @@ def build_limiter(settings: Settings) -> RateLimiter:
     """Send budgets shared by every worker (Redis), or per process when there is no Redis."""
     if not settings.redis_url:
         return MemoryRateLimiter()
-    return RedisRateLimiter(settings.redis_url, prefix=settings.redis_key_prefix + "csbot:rl:")
+    return RedisRateLimiter(settings.redis_url, prefix=settings.redis_key_prefix + "csbot:rl:",
+                            connections=connections_for(settings.llm_max_concurrency))
 
 
 def channel_settings(spec: ChannelSpec, settings: Settings) -> ChannelSettings:

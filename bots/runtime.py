@@ -50,6 +50,7 @@ from infra.db.training_data import TrainingDataQueries
 from infra.model_store import model_store
 from infra.locks import MemoryLocks, RedisLocks
 from infra.metrics import PrometheusObserver
+from infra.redis_pool import connections_for, redis_client
 from infra.settings import Settings
 from workers.batched_encoder import BatchedEncoder
 from workers.celery_app import CeleryJobs, create_celery
@@ -176,7 +177,7 @@ async def build_runtime(
     db = make_engine(settings.database_url)
     sessions = make_sessions(db)
     store = SqlStore(sessions)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = redis_client(settings.redis_url, connections=connections_for(settings.llm_max_concurrency)) if settings.redis_url else None
     locks: Locks = RedisLocks(redis, prefix=settings.redis_key_prefix + "csbot:lock:") if redis is not None else MemoryLocks()
     jobs = jobs or make_jobs(settings, bot)
     generator = make_generator(settings, bot)

@@ -22,6 +22,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from infra.redis_pool import redis_client
+
 log = logging.getLogger(__name__)
 
 MICROS = 1_000_000
@@ -78,9 +80,11 @@ class RedisRateLimiter:
     still protects the account, and a limiter outage must not stop all replies.
     """
 
-    def __init__(self, redis: Redis | str, *, prefix: str = "csbot:rl:") -> None:
+    def __init__(self, redis: Redis | str, *, prefix: str = "csbot:rl:", connections: int = 100) -> None:
+        """A client, or a URL to connect to from each event loop with a pool of `connections`."""
         self._shared = redis if isinstance(redis, Redis) else None
         self._url = redis if isinstance(redis, str) else ""
+        self._connections = connections
         self._prefix = prefix
         self._scripts: weakref.WeakKeyDictionary[AbstractEventLoop, AsyncScript] = weakref.WeakKeyDictionary()
         self._shared_script = self._shared.register_script(_GCRA_LUA) if self._shared is not None else None
@@ -91,7 +95,7 @@ class RedisRateLimiter:
         loop = get_running_loop()
         script = self._scripts.get(loop)
         if script is None:
-            script = Redis.from_url(self._url).register_script(_GCRA_LUA)
+            script = redis_client(self._url, connections=self._connections).register_script(_GCRA_LUA)
             self._scripts[loop] = script
         return script
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import LockTimeout, NotFound, SentNotRecorded, TransientStoreError
 from workers import bridge, jobs
@@ -13,7 +15,9 @@ from workers.celery_app import ADMIN_COMMAND, CHECK_SLA, DELIVER, DESK_SYNC, PRO
 log = logging.getLogger(__name__)
 
 _RETRY = {
-    "autoretry_for": (LockTimeout, TransientStoreError, ConnectionError, OSError),
+    # Redis errors too: a lock or rate-limit call that failed leaves nothing half-done (the outbox
+    # and the message's status make a re-run harmless), so the job runs again, not the sweep.
+    "autoretry_for": (LockTimeout, TransientStoreError, ConnectionError, OSError, RedisConnectionError, RedisTimeoutError),
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "retry_jitter": True,
