@@ -9,6 +9,8 @@ each pool thread holds one job in flight on that loop, so the pool's size is the
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable
 
 from celery import Celery
@@ -22,6 +24,8 @@ from infra.settings import Settings, load_settings
 from workers import bridge
 from workers.bridge import ProcessServices
 from workers.celery_app import CeleryJobs, Queues, create_celery
+
+log = logging.getLogger(__name__)
 
 
 def make_worker_app(
@@ -51,7 +55,18 @@ def make_worker_app(
 def run_worker(settings: Settings, *, concurrency: int | None, loglevel: str) -> None:
     """`concurrency` (default `LLM_MAX_CONCURRENCY`) is the number of jobs in flight at once."""
     app = make_worker_app(settings)
+    lower_priority(settings.worker_nice)
     app.worker_main(worker_argv(settings, concurrency=concurrency, loglevel=loglevel))
+
+
+def lower_priority(steps: int) -> None:
+    """Take `WORKER_NICE` nice steps, before the pool's threads start (Linux threads inherit
+    the value of the thread that starts them), so the web edge on the same cores acks first."""
+    if steps and hasattr(os, "nice"):
+        try:
+            os.nice(steps)
+        except OSError as exc:  # not permitted here: the worker runs at normal priority
+            log.info("worker keeps normal priority: %s", exc)
 
 
 def worker_argv(settings: Settings, *, concurrency: int | None, loglevel: str) -> list[str]:

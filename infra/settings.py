@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # `csbot worker` serves its Prometheus metrics (turns, LLM latency, generations in flight)
     # on this port at /metrics; unset, it serves none (the web tier's /metrics stays).
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Nice steps `csbot worker` takes at start (Linux; 0 keeps normal priority). Where the web
+    # edge shares cores with a worker, its acks then come first: a platform waits for them,
+    # while a turn a few milliseconds later is not noticed. Alone on a machine it changes nothing.
+    worker_nice: int = Field(default=5, ge=0, le=19)
 
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

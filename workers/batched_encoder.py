@@ -142,10 +142,12 @@ class BatchedEncoder:
             start += len(call.texts)
 
     def _lower_priority(self) -> None:
-        """Linux gives each thread its own nice value: only this thread yields to the others."""
+        """Linux gives each thread its own nice value: only this thread yields to the others,
+        by `niceness` steps below the thread that started it (the worker may be niced itself)."""
         if not self._niceness or not hasattr(os, "setpriority"):
             return
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._niceness)
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self._niceness))
         except OSError as exc:  # not permitted here: it still works, at normal priority
             log.info("encoder thread keeps normal priority: %s", exc)

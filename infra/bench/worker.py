@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 
 from bots.runtime import batched_encoder
-from bots.worker import make_worker_app, worker_argv
+from bots.worker import lower_priority, make_worker_app, worker_argv
 from core.botdef import load_bot
 from core.capabilities import PLAIN
 from core.messages import Delivered, OutboundMessage
@@ -93,6 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings()
     argv = worker_argv(settings, concurrency=args.concurrency, loglevel="WARNING")
+    lower_priority(settings.worker_nice)  # as `csbot worker` does; the bare worker too, to compare alike
     if args.mode == "bare":
         size = args.concurrency or settings.llm_max_concurrency
         bare_app(settings).worker_main(["worker", "--pool=threads", f"--concurrency={size}",
