@@ -64,9 +64,10 @@ async def test_the_workers_metrics_endpoint_moves_with_a_turn(system: DeskSystem
 async def test_without_the_setting_no_port_is_opened(tmp_path: Path) -> None:
     from bots.worker import make_worker_app
     from infra.settings import load_settings
-    from tests.conftest import TEST_BOT
+    from tests.conftest import REDIS_TEST_URL, TEST_BOT
 
+    # Builds the app only (nothing connects); the suite's own Redis URL all the same.
     settings = load_settings(csbot_bot=TEST_BOT, database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db",
-                             redis_url="redis://127.0.0.1:6379/0", llm_base_url=None)
+                             redis_url=REDIS_TEST_URL, llm_base_url=None)
     app = make_worker_app(settings, platform_channels=False)
     assert not any(step.__name__ == "MetricsServer" for step in app.steps["worker"])
