@@ -3,8 +3,9 @@
 redis-py's asyncio pool holds at most 100 connections and raises `MaxConnectionsError` past
 them. A worker with `LLM_MAX_CONCURRENCY` turns in flight (128 by default) can need more at
 once: every turn holds its conversation's lock and renews it, and sends reserve rate-limit
-budget. A failed lock release then failed the whole turn, whose message waited for the recovery
-sweep. A blocking pool sized to the worker makes a busy moment wait a few milliseconds instead.
+budget. Past the pool's size a lock release fails, and with it the whole turn, whose message then
+waits for the recovery sweep. A blocking pool sized to the worker makes a busy moment wait a few
+milliseconds instead.
 """
 
 from __future__ import annotations
