@@ -13,6 +13,7 @@ import gc
 from core.errors import LLMError, LLMTimeout
 from core.ports import GenerationRequest, ChatMessage
 from huggingface_hub.utils import httpx
+from urllib.parse import urlsplit
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 from workers.llm import LLMServerGenerator
 
@@ -24,9 +25,19 @@ def request() -> GenerationRequest:
     return GenerationRequest(messages=(ChatMessage("user", "how do I freeze my card?"),), max_new_tokens=32, temperature=0.0)
 
 
-def live_responses() -> int:
+def live_responses(server: FakeLLMServer) -> int:
+    """Responses from `server` still alive: only this test's (another test on the same
+    xdist worker may still hold responses of its own servers)."""
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, httpx.Response))
+    port = urlsplit(server.url).port
+    return sum(1 for o in gc.get_objects() if isinstance(o, httpx.Response) and _port_of(o) == port)
+
+
+def _port_of(response: httpx.Response) -> int | None:
+    try:
+        return response.request.url.port
+    except RuntimeError:  # a response built without a request
+        return None
 
 
 def pooled_connections(generator: LLMServerGenerator) -> int:
@@ -38,10 +49,10 @@ async def test_many_streamed_generations_leave_no_response_behind(fake_llm: Fake
     generator = LLMServerGenerator(fake_llm.url, timeout=5.0)
     try:
         await generator.generate(request())
-        baseline = live_responses()
+        baseline = live_responses(fake_llm)
         answers = [await generator.generate(request()) for _ in range(N)]
         assert all(answers) and len(fake_llm.requests) == N + 1
-        assert live_responses() <= baseline
+        assert live_responses(fake_llm) <= baseline
         assert pooled_connections(generator) <= 1  # one kept-alive connection reused by every turn
     finally:
         await generator.aclose()
@@ -64,14 +75,14 @@ async def test_failed_and_cancelled_streams_are_closed_too(fake_llm: FakeLLMServ
     generator = LLMServerGenerator(fake_llm.url, timeout=1.0)
     try:
         await failure_kinds(generator, fake_llm)
-        baseline = live_responses()
+        baseline = live_responses(fake_llm)
         for _ in range(ROUNDS):
             failed, cancelled = await failure_kinds(generator, fake_llm)
             assert failed is not LLMTimeout and cancelled is LLMTimeout
         await asyncio.sleep(0.05)
         # A cancelled stream's connection is torn down in the background and may hold its last
         # response for a moment; a leak grows by one per round instead.
-        assert live_responses() <= baseline + 2
+        assert live_responses(fake_llm) <= baseline + 2
         assert pooled_connections(generator) <= 1
     finally:
         await generator.aclose()
