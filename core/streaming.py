@@ -98,8 +98,8 @@ class StreamPresenter:
         self._slot: asyncio.Task[bool] | None = None
 
     def start(self) -> None:
-        """Reserve the stream slot now, while the model is still reading the prompt, so the
-        first partial waits for no database write. Only a real message needs one."""
+        """Reserve the stream slot now (the first partial does, when nothing did before). Only
+        a real message needs one."""
         if self._lasting and self._ref is None and not self._blocked and self._slot is None:
             self._slot = asyncio.get_running_loop().create_task(self._marks.reserve_stream(self._target.message_id))
 

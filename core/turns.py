@@ -191,7 +191,8 @@ class TurnProcessor:
         presenter = self._presenter(conversation, message)
         if presenter is None:
             return await self._engine.reply(message, context), message, None
-        presenter.start()
+        # The stream slot is reserved at the first partial: an answer that does not stream (from
+        # the knowledge base, small talk, a fallback) costs the database no write for it.
         try:
             reply = await self._engine.reply(message, context, on_partial=presenter.offer)
         finally:
