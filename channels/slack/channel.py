@@ -91,6 +91,11 @@ class SlackChannel:
     def limiter(self) -> RateLimiter:
         return self._limiter
 
+    async def post_wait(self, channel: str) -> float:
+        """Take one post from the channel's budget (Slack's one message a second); the seconds
+        to wait when it is spent. Replies and a DM's first streamed partial share it."""
+        return await self._limiter.reserve(f"slack:{channel}", per_second=self.config.per_channel_rate)
+
     def stream_view(self) -> SlackStreamView:
         """How this channel shows an answer while it is generated (`core.streaming`)."""
         return SlackStreamView(self)
@@ -217,7 +222,7 @@ class SlackChannel:
         target = target_of(message)
         if not target.channel:
             raise PermanentDeliveryError(NAME, "no Slack channel to reply to")
-        wait = await self._limiter.reserve(f"slack:{target.channel}", per_second=self.config.per_channel_rate)
+        wait = await self.post_wait(target.channel)
         if wait > 0:
             raise RateLimited(NAME, wait, reason="per-channel budget")
         parts = compose(message)

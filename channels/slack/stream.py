@@ -111,10 +111,9 @@ class SlackStreamView:
         """The partials' own pace; a partial that posts a new message (the first one in a DM)
         also takes from the channel's send budget, since Slack's one-message-a-second limit
         counts it like any reply."""
-        limiter, config = self._channel.limiter, self._channel.config
-        wait = await limiter.reserve(f"slack:partial:{where}", per_second=config.partial_per_second)
+        wait = await self._channel.limiter.reserve(f"slack:partial:{where}", per_second=self._channel.config.partial_per_second)
         if wait <= 0 and posts:
-            wait = await limiter.reserve(f"slack:{where}", per_second=config.per_channel_rate)
+            wait = await self._channel.post_wait(where)
         if wait > 0:
             raise RateLimited(NAME, wait, "partial answer budget")
 

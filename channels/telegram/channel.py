@@ -375,17 +375,23 @@ class TelegramChannel:
         """Our own share of Telegram's limits, across every worker: per chat (1/s, or 20/min in
         a group) and per bot (30/s). Waiting is delivery's job, so a refusal is `RateLimited`."""
         config = self.config
-        if message.metadata.get("chat_type") in GROUP_TYPES:
-            per_second, burst = config.group_per_minute / 60.0, config.group_burst
-        else:
-            per_second, burst = config.per_chat_per_second, config.per_chat_burst
-        wait = await self._limiter.reserve(f"telegram:chat:{message.conversation_key}", per_second=per_second, burst=burst)
+        wait = await self.chat_wait(message.conversation_key, message.metadata.get("chat_type", ""))
         if wait <= 0:
             wait = await self._limiter.reserve(
                 "telegram:bot", per_second=config.global_per_second, burst=max(1, int(config.global_per_second))
             )
         if wait > 0:
             raise RateLimited(NAME, wait, "local send budget")
+
+    async def chat_wait(self, conversation_key: str, chat_type: str) -> float:
+        """Take one message from the chat's budget (1/s, or 20/min in a group); the seconds to
+        wait when it is spent. Replies and a group's streamed edits share it."""
+        config = self.config
+        if chat_type in GROUP_TYPES:
+            per_second, burst = config.group_per_minute / 60.0, config.group_burst
+        else:
+            per_second, burst = config.per_chat_per_second, config.per_chat_burst
+        return await self._limiter.reserve(f"telegram:chat:{conversation_key}", per_second=per_second, burst=burst)
 
     async def _send_part(self, message: OutboundMessage, part: _Part) -> str:
         html = True

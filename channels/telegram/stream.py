@@ -99,13 +99,10 @@ class TelegramStreamView:
         """The partials' own pace; in a group each edit also takes from the chat's send budget,
         since Telegram's 20 messages a minute per group counts them as well (the final answer
         then waits its turn rather than meet flood control)."""
-        limiter, config = self._channel.limiter, self._channel.config
-        key = target.conversation_key
-        wait = await limiter.reserve(f"telegram:partial:{key}", per_second=config.partial_per_second)
-        if wait <= 0 and target.metadata.get("chat_type") in GROUP_TYPES:
-            wait = await limiter.reserve(
-                f"telegram:chat:{key}", per_second=config.group_per_minute / 60.0, burst=config.group_burst
-            )
+        key, chat_type = target.conversation_key, target.metadata.get("chat_type", "")
+        wait = await self._channel.limiter.reserve(f"telegram:partial:{key}", per_second=self._channel.config.partial_per_second)
+        if wait <= 0 and chat_type in GROUP_TYPES:
+            wait = await self._channel.chat_wait(key, chat_type)
         if wait > 0:
             raise RateLimited("telegram", wait, "partial answer budget")
 
