@@ -16,7 +16,7 @@ from core.knowledge import load_articles
 from core.learning.intent_data import load_intent_data
 from core.nlu.encoders import load_retrieval_encoder
 from core.nlu.example_vectors import seed_path as intent_seed_path
-from core.retrieval import passage_texts
+from core.retrieval import indexed_texts
 
 
 def write_knowledge_vectors(bot: LoadedBot, out: TextIO) -> int:
@@ -26,7 +26,7 @@ def write_knowledge_vectors(bot: LoadedBot, out: TextIO) -> int:
         return 2
     encoder = load_retrieval_encoder(name)
     target = seed_path(bot.folder, encoder.name)
-    texts = [t for article in load_articles(bot.knowledge_dir) for t in passage_texts(article)]
+    texts = indexed_texts(load_articles(bot.knowledge_dir))
     print(f"encoding {len(texts)} knowledge texts with {encoder.name} (reusing {target.name} where unchanged)...", file=out)
     cache = EmbeddingCache(encoder, None, seed=target)
     cache.vectors(texts)

@@ -104,6 +104,7 @@ class Texts(_Strict):
     greeting: dict[str, str] = {"en": "Hello! How can I help you today?", "zh": "您好！请问有什么可以帮您？"}
     thanks: dict[str, str] = {"en": "You're welcome! Anything else I can help with?", "zh": "不客气！还有什么可以帮您的吗？"}
     goodbye: dict[str, str] = {"en": "Goodbye, and have a nice day!", "zh": "再见，祝您生活愉快！"}
+    acknowledgement: dict[str, str] = {"en": "Glad I could help. Is there anything else?", "zh": "好的。还有其他可以帮您的吗？"}
     bot_identity: dict[str, str] = {
         "en": "I'm the automated help desk: I answer from our help centre. Ask me anything about your account.",
         "zh": "我是自动客服，根据帮助中心的内容回答问题。请问有什么可以帮您？",

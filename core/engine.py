@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
-from core.followup import context_for
+from core.followup import WEAK_MARGIN, leans_on_previous, previous_message
 from core.grounding import Evidence, Grounding, GroundingOutcome, GroundingReport, check
 from core.messages import ContentKind
 from core.nlu.encoders import QueryEmbedding
@@ -35,6 +35,7 @@ from core.records import StoredMessage, Turn
 from core.reply import Citation, Reply, ReplySource
 from core.resilience import generate_within, stream_within
 from core.retrieval import Passage
+from core.small_talk import SmallTalk, short_enough
 from core.small_talk import recognise as recognise_small_talk
 
 
@@ -48,6 +49,9 @@ class PassageSource(Protocol):
 
     def encode(self, query: str) -> NDArray[np.float32] | None:
         """The query's vector (None without an encoder)."""
+
+    def small_talk(self, query: str, vector: NDArray[np.float32] | None = None) -> SmallTalk | None:
+        """The small talk a short message is by meaning (None without an encoder)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +105,28 @@ class ConversationEngine:
     def retrieve(
         self, text: str, language: str, history: Sequence[Turn] = (), embedding: QueryEmbedding | None = None
     ) -> list[Passage]:
-        """Passages above `min_score`; a follow-up is searched with the previous customer message."""
+        """Passages above `min_score`. A follow-up is searched with the previous customer message:
+        one that points back at it, or one that finds nothing confidently on its own."""
         conf = self.bot.retrieval
+        floor = conf.min_score_for(language)
         vector = embedding.vector if embedding is not None else None
-        hits = self.retriever.search(
-            text, top_k=conf.top_k, language=language, vector=vector, context=context_for(text, history)
-        )
-        return [p for p in hits if p.score >= conf.min_score_for(language)]
+        previous = previous_message(text, history)
+        if previous is not None and leans_on_previous(text):
+            hits = self.retriever.search(text, top_k=conf.top_k, language=language, context=previous)
+        else:
+            hits = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
+            if previous is not None and (not hits or hits[0].score < floor + WEAK_MARGIN):
+                hits = self._with_previous(text, previous, language) or hits
+        return [p for p in hits if p.score >= floor]
+
+    def _with_previous(self, text: str, previous: str, language: str) -> list[Passage]:
+        """The two messages searched as one, when that scores better than the previous
+        message alone: the new one then adds to that topic. An unrelated question ("what's the
+        weather tomorrow?" after "my card was stolen") only dilutes it, and is left to abstain."""
+        top_k = self.bot.retrieval.top_k
+        joined = self.retriever.search(text, top_k=top_k, language=language, context=previous)
+        before = self.retriever.search(previous, top_k=1, language=language)
+        return joined if joined and (not before or joined[0].score > before[0].score) else []
 
     def reach_person(self, language: str) -> Reply:
         """The honest answer to "get me a person" where no one can join: how to reach one."""
@@ -133,10 +152,14 @@ class ConversationEngine:
         language = self.language_of(message.text, context.language)
         if message.kind is ContentKind.MEDIA:
             return Reply(self.bot.text("media_only", language), language, ReplySource.CANNED)
-        if (social := recognise_small_talk(message.text)) is not None:
-            return Reply(self.bot.text(social.value, language), language, ReplySource.CANNED, reason=f"small talk: {social}")
         # Off the loop: searching (and encoding, when the vector is not given) is CPU work that
         # would stall every other turn.
+        vector = context.embedding.vector if context.embedding is not None else None
+        social = recognise_small_talk(message.text)
+        if social is None and short_enough(message.text):
+            social = await asyncio.to_thread(self.retriever.small_talk, message.text, vector)
+        if social is not None:
+            return Reply(self.bot.text(social.value, language), language, ReplySource.CANNED, reason=f"small talk: {social}")
         passages = await asyncio.to_thread(self.retrieve, message.text, language, context.history, context.embedding)
         if not passages:
             return Reply(self.bot.text("no_match", language), language, ReplySource.NO_MATCH, needs_human=True,

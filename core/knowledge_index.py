@@ -26,6 +26,7 @@ from core.knowledge import Article
 from core.nlu.language import detect_language
 from core.ports import KnowledgeStore
 from core.retrieval import Passage, Retriever
+from core.small_talk import SmallTalk
 
 
 class KnowledgeIndex:
@@ -58,6 +59,10 @@ class KnowledgeIndex:
     def encode(self, query: str) -> NDArray[np.float32] | None:
         """The query's vector from the current index's encoder (None without one)."""
         return self._retriever.encode(query)
+
+    def small_talk(self, query: str, vector: NDArray[np.float32] | None = None) -> SmallTalk | None:
+        """The small talk a short message is by meaning (None without an encoder)."""
+        return self._retriever.small_talk(query, vector)
 
     @property
     def hybrid(self) -> bool:

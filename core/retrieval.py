@@ -9,7 +9,10 @@ With an encoder (`retrieval.encoder:` in bot.yaml) the lexical score is fused wi
 each article's title and body are encoded as passages and every one of its questions as a query
 (a listed question is what a customer writes: E5 matches query to query best), an article's
 dense score is its best-matching text, and the fused score is
-`(dense + w · lexical) / (1 + w)`. Words alone miss "I dropped my card on the bus" for "lost
+`(dense + w · lexical) / (1 + w)`; candidates are ranked by that plus `c · p / (1 + w)`, where
+`p` is the probability that the message is about the article by a classifier trained on the
+knowledge texts (`core.article_classifier`), and a passage's `score` (what `min_score` gates)
+is the fused score alone. Words alone miss "I dropped my card on the bus" for "lost
 card"; meaning alone blurs exact terms such as "SWIFT" or "PIN"; together they beat either on
 the sample bot's held-out cases. Dense scores of E5 sit high (0.75 even for unrelated text, and
 higher in Chinese than in English), so the bot's `min_score` must be calibrated for the fused
@@ -24,11 +27,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from core import article_classifier
 from core.embedding_cache import EmbeddingCache, KnowledgeText, TextRole
 from core.knowledge import Article
 from core.lexical_index import TfidfIndex
+from core.small_talk import EXEMPLARS, SmallTalk, by_meaning, short_enough
 
 LEXICAL_WEIGHT = 0.25  # chosen on the dev cases (bots/acme_bank/eval/dev.yaml)
+# The article classifier's probability, as a ranking bonus on the same scale as `dense`.
+CLASSIFIER_WEIGHT = 0.1  # chosen on bots/acme_bank/eval/tune.yaml (0.05: 0.897, 0.1: 0.900, 0.15: 0.897)
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:'[a-z]+)?")
@@ -73,8 +80,19 @@ def passage_texts(article: Article) -> tuple[KnowledgeText, ...]:
     return (KnowledgeText(article.title), *questions, KnowledgeText(article.body))
 
 
+def _social_texts() -> list[tuple[SmallTalk, KnowledgeText]]:
+    return [(kind, KnowledgeText(text, TextRole.QUESTION)) for kind, texts in EXEMPLARS.items() for text in texts]
+
+
+def indexed_texts(articles: Sequence[Article]) -> list[KnowledgeText]:
+    """Every text the dense index encodes: the articles' and the small-talk exemplars (so a
+    bot's shipped vectors cover both)."""
+    return [*(t for article in articles for t in passage_texts(article)), *(t for _, t in _social_texts())]
+
+
 class _DenseIndex:
-    """Every passage vector of every article, and which article each belongs to."""
+    """Every passage vector of every article, and which article each belongs to; beside them the
+    small-talk exemplars' vectors, which one product with the query scores as well."""
 
     def __init__(self, articles: Sequence[Article], cache: EmbeddingCache) -> None:
         texts: list[KnowledgeText] = []
@@ -83,11 +101,27 @@ class _DenseIndex:
             for text in passage_texts(article):
                 texts.append(text)
                 owners.append(index)
+        social = _social_texts()
         self.cache = cache
-        self._vectors = cache.vectors(texts)
+        vectors = cache.vectors([*texts, *(t for _, t in social)])
+        self._vectors, self._social = vectors[: len(texts)], vectors[len(texts) :]
+        self._social_kinds = [kind for kind, _ in social]
         # An article's texts are contiguous, so its best one is a `reduceat` over where each
         # article starts: at 10,000 articles `np.maximum.at` cost more than the product itself.
-        self._starts = np.flatnonzero(np.diff(np.asarray(owners), prepend=-1))
+        self.owners = np.asarray(owners, dtype=np.intp)
+        self._starts = np.flatnonzero(np.diff(self.owners, prepend=-1))
+
+    @property
+    def vectors(self) -> NDArray[np.float32]:
+        """One row per knowledge text, in `owners` order."""
+        return self._vectors
+
+    def nearest_small_talk(self, query_vector: NDArray[np.float32]) -> tuple[SmallTalk, float, float]:
+        """The exemplar kind nearest the query, its similarity, and that of the nearest knowledge text."""
+        query = query_vector.astype(self._vectors.dtype, copy=False)
+        social = self._social @ query
+        best = int(np.argmax(social))
+        return self._social_kinds[best], float(social[best]), float(np.max(self._vectors @ query))
 
     def scores(self, query_vector: NDArray[np.float32]) -> NDArray[np.float64]:
         """Per article, the similarity of its best passage to the query."""
@@ -109,6 +143,10 @@ class Retriever:
         self._by_slug = np.argsort(self._slug_of, kind="stable")
         self._slug_starts = np.flatnonzero(np.diff(self._slug_of[self._by_slug], prepend=-1))
         self._lexical = TfidfIndex(tokenize, (a.searchable for a in self._articles))
+        self._classifier = (
+            article_classifier.train(self._dense.vectors, self._slug_of[self._dense.owners], len(slugs))
+            if self._dense is not None else None
+        )
 
     @property
     def articles(self) -> list[Article]:
@@ -125,11 +163,19 @@ class Retriever:
             return None
         return self._dense.cache.encoder.encode_queries([query])[0]
 
+    def small_talk(self, query: str, vector: NDArray[np.float32] | None = None) -> SmallTalk | None:
+        """The small talk a short message is by meaning (`core.small_talk.by_meaning`), or None;
+        always None without an encoder."""
+        if self._dense is None or not short_enough(query):
+            return None
+        kind, similarity, knowledge = self._dense.nearest_small_talk(vector if vector is not None else self.encode(query))  # type: ignore[arg-type]
+        return by_meaning(kind, similarity, knowledge)
+
     def search(
         self, query: str, *, top_k: int = 3, language: str | None = None, vector: NDArray[np.float32] | None = None,
         context: str | None = None,
     ) -> list[Passage]:
-        """Top passages, one per article slug, best first, in the customer's language when the
+        """Top passages, one per article slug, best first (the classifier helps rank; `score` stays the fused similarity), in the customer's language when the
         article has a version in it. `vector`: the query's encoding, when the caller has it.
         `context`: an earlier message the query leans on; the two are searched as one question
         ("I need to pay a supplier in Germany how long will it take?"), so the encoder reads
@@ -142,26 +188,36 @@ class Retriever:
             return []
         if context:
             query, vector = f"{context} {query}", None
+        if vector is None and self._dense is not None:
+            vector = self.encode(query)
         scores = self._scores(query, vector)
-        per_slug = np.maximum(np.maximum.reduceat(scores[self._by_slug], self._slug_starts), 0.0)
+        ranking = scores + self._about(vector) if vector is not None else scores
+        per_slug = np.maximum(np.maximum.reduceat(ranking[self._by_slug], self._slug_starts), 0.0)
         k = min(top_k, len(self._slugs))
         top = np.argpartition(-per_slug, k - 1)[:k]
         top = top[np.argsort(-per_slug[top])]
         passages: list[Passage] = []
         for slug_index in top:
-            score = float(per_slug[slug_index])
-            if score <= 0.0:
+            if per_slug[slug_index] <= 0.0:
                 break
-            candidates = np.flatnonzero((self._slug_of == slug_index) & (scores == score))
-            passages.append(self._in_language(Passage(self._articles[int(candidates[0])], score), language))
+            best = int(np.flatnonzero((self._slug_of == slug_index) & (ranking == per_slug[slug_index]))[0])
+            passages.append(self._in_language(Passage(self._articles[best], float(scores[best])), language))
         return passages
 
     def _scores(self, query: str, vector: NDArray[np.float32] | None) -> NDArray[np.float64]:
+        """Per article, how close the message is to it: words, and meaning when there is an encoder."""
         lexical = self._lexical.scores(query)
-        if self._dense is None:
+        if self._dense is None or vector is None:
             return lexical
-        dense = self._dense.scores(vector if vector is not None else self.encode(query))  # type: ignore[arg-type]
-        return (dense + LEXICAL_WEIGHT * lexical) / (1 + LEXICAL_WEIGHT)
+        return (self._dense.scores(vector) + LEXICAL_WEIGHT * lexical) / (1 + LEXICAL_WEIGHT)
+
+    def _about(self, vector: NDArray[np.float32]) -> NDArray[np.float64] | float:
+        """Per article, the ranking bonus from the article classifier (0 without one). It only
+        orders the candidates: a classifier over the known articles is confident about weather
+        questions too, so abstention stays on the similarity score."""
+        if self._classifier is None:
+            return 0.0
+        return CLASSIFIER_WEIGHT / (1 + LEXICAL_WEIGHT) * self._classifier.probabilities(vector)[self._slug_of]
 
     def _in_language(self, passage: Passage, language: str | None) -> Passage:
         if language is None or passage.article.language == language:

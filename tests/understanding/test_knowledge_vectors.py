@@ -11,7 +11,7 @@ from core.embedding_cache import EmbeddingCache, missing_texts, seed_path
 from core.knowledge import Article, load_articles
 from core.knowledge_index import KnowledgeIndex
 from core.nlu.encoders import load_retrieval_encoder
-from core.retrieval import Retriever, passage_texts
+from core.retrieval import Retriever, indexed_texts
 from infra.db.engine import make_engine, make_sessions
 from infra.db.knowledge_documents import SqlKnowledgeStore
 from tests.support.databases import migrated_sqlite
@@ -28,7 +28,8 @@ def test_knowledge_vectors_are_reused_from_disk_and_re_encoded_when_an_article_c
     path = tmp_path / "vectors.npz"
     first = cache(path)
     Retriever([CARD, HOURS], embeddings=first)
-    assert first.encoded == 5 and path.exists()  # 2 titles, 1 question, 2 bodies
+    # 2 titles, 1 question, 2 bodies, and the small-talk exemplars
+    assert first.encoded == 5 + len(indexed_texts([])) == len(indexed_texts([CARD, HOURS])) and path.exists()
 
     again = cache(path)  # a new process: everything comes from disk
     Retriever([CARD, HOURS], embeddings=again)
@@ -57,7 +58,7 @@ async def test_knowledge_added_at_run_time_is_found_by_meaning_at_once(tmp_path:
 
 def test_the_sample_bot_ships_vectors_for_every_knowledge_text() -> None:
     bot = load_bot(Path(__file__).parents[2] / "bots" / "acme_bank")
-    texts = [t for article in load_articles(bot.knowledge_dir) for t in passage_texts(article)]
+    texts = indexed_texts(load_articles(bot.knowledge_dir))
     seed = seed_path(bot.folder, load_retrieval_encoder(bot.definition.retrieval.encoder or "").name)
     missing = missing_texts(texts, seed)
     assert not missing, f"{seed} lacks {len(missing)} knowledge texts; run `CSBOT_BOT=bots/acme_bank csbot knowledge vectors`"

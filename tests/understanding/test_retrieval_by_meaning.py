@@ -16,7 +16,11 @@ from core.knowledge_index import KnowledgeIndex
 from core.messages import ContentKind
 from core.records import InboundStatus, Role, StoredMessage, Turn
 from core.reply import Reply, ReplySource
+from bots.runtime import make_knowledge
+from core import article_classifier
+from core.followup import leans_on_previous
 from core.retrieval import Retriever
+from core.small_talk import recognise as recognise_small_talk
 
 
 def is_chinese(text: str) -> bool:
@@ -32,10 +36,9 @@ def top1_share(search: Retriever | KnowledgeIndex, cases: list[Case], min_score:
     return right / len(cases)
 
 
-# Character bigrams already carry much of the meaning of Chinese: once the knowledge base gained
-# the Chinese phrasings it lacked (开通, goods never delivered, paying a company abroad), words
-# alone found as many held-out Chinese questions as words and meaning (0.875 each; 0.96 each on
-# the dev cases), so there meaning must not lose (a tie passes), while English must gain 5 points.
+# Character bigrams already carry much of the meaning of Chinese: on the held-out cases words
+# alone find 0.897 of the Chinese questions and words with meaning 0.910, against 0.692 and 0.962
+# in English. So in Chinese meaning must not lose (a tie passes); English must gain 5 points.
 @pytest.mark.parametrize(("chinese", "gain"), [(False, 0.05), (True, -1e-9)], ids=["en", "zh"])
 def test_paraphrases_are_found_more_often_by_meaning_than_by_words_alone(
     chinese: bool, gain: float, sample_bot: LoadedBot, hybrid_index: KnowledgeIndex, held_out: list[Case]
@@ -46,6 +49,20 @@ def test_paraphrases_are_found_more_often_by_meaning_than_by_words_alone(
     hybrid = top1_share(hybrid_index, cases, sample_bot.definition.retrieval.min_score_for("zh" if chinese else "en"))
     words_only = top1_share(lexical, cases, 0.12)  # the lexical path's own calibrated threshold
     assert hybrid > words_only + gain, (hybrid, words_only)
+
+
+# Held out: without the article classifier English fell to 0.897 (from 0.962); Chinese held at 0.910.
+@pytest.mark.parametrize(("chinese", "gain"), [(False, 0.03), (True, -1e-9)], ids=["en", "zh"])
+def test_the_article_classifier_ranks_more_held_out_questions_right(
+    chinese: bool, gain: float, sample_bot: LoadedBot, hybrid_index: KnowledgeIndex, held_out: list[Case],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cases = [c for c in held_out if c.kind == "top1" and is_chinese(c.turns[0]) == chinese]
+    threshold = sample_bot.definition.retrieval.min_score_for("zh" if chinese else "en")
+    with_classifier = top1_share(hybrid_index, cases, threshold)
+    monkeypatch.setattr(article_classifier, "train", lambda *args: None)
+    without = top1_share(make_knowledge(sample_bot), cases, threshold)
+    assert with_classifier > without + gain, (with_classifier, without)
 
 
 async def say(engine: ConversationEngine, *turns: str) -> Reply:
@@ -85,17 +102,46 @@ async def test_a_follow_up_is_answered_from_the_previous_topic(engine: Conversat
     assert article_of(engine, alone) != slug  # the topic came from the conversation, not the words
 
 
+async def test_a_message_that_finds_nothing_alone_is_searched_with_the_previous_one(engine: ConversationEngine) -> None:
+    first, then = "I'm off to Mexico next month", "do I need to let you know?"
+    assert not leans_on_previous(then)  # no "that"/"it", and too long to count as short
+    assert not (await say(engine, then)).passage
+    assert article_of(engine, await say(engine, first, then)) == "international-use"
+
+
+async def test_a_new_topic_after_a_first_question_is_not_pulled_back(engine: ConversationEngine) -> None:
+    reply = await say(engine, "my card was stolen yesterday", "separately, what's your exchange rate for yen?")
+    assert article_of(engine, reply) == "exchange-rates"
+
+
 @pytest.mark.parametrize(
     ("text", "kind", "language"),
     [("hi", "greeting", "en"), ("thanks!", "thanks", "en"), ("bye for now", "goodbye", "en"),
      ("are you a bot?", "bot_identity", "en"), ("你好", "greeting", "zh"), ("谢谢", "thanks", "zh"),
-     ("再见", "goodbye", "zh"), ("你是真人还是机器", "bot_identity", "zh")],
+     ("再见", "goodbye", "zh"), ("你是真人还是机器", "bot_identity", "zh"), ("ok, got it", "acknowledgement", "en"),
+     ("明白了", "acknowledgement", "zh"), ("is anyone there?", "greeting", "en"), ("辛苦了", "thanks", "zh")],
 )
 async def test_small_talk_gets_a_short_social_reply_never_an_article(engine: ConversationEngine, text: str, kind: str, language: str) -> None:
     reply = await say(engine, text)
     assert reply.text == engine.bot.text(kind, language)
     assert reply.source is ReplySource.CANNED and not reply.passage
     assert reply.text != engine.bot.text("no_match", language)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "language"),
+    [("many many thanks", "thanks", "en"), ("hello hello", "greeting", "en"), ("好嘞", "acknowledgement", "zh"),
+     ("谢谢啦亲", "thanks", "zh")],
+)
+async def test_small_talk_the_grammar_misses_is_known_by_meaning(engine: ConversationEngine, text: str, kind: str, language: str) -> None:
+    assert recognise_small_talk(text) is None
+    reply = await say(engine, text)
+    assert reply.text == engine.bot.text(kind, language) and reply.source is ReplySource.CANNED
+
+
+@pytest.mark.parametrize("text", ["how long does it take?", "is there a fee?", "多久能到？", "card lost"])
+def test_a_short_question_is_not_taken_for_small_talk(hybrid_index: KnowledgeIndex, text: str) -> None:
+    assert hybrid_index.small_talk(text) is None
 
 
 async def test_a_question_that_opens_with_a_greeting_is_still_answered(engine: ConversationEngine) -> None:
