@@ -3,6 +3,7 @@ out-of-scope methods, on BANKING77 and CLINC150, each against the TF-IDF-only ba
 same run.
 
     python -m infra.bench.intents [--banking CSV] [--clinc JSON] [--embeddings DIR] [--oos-class] [--clinc-dev]
+                                  [--parts choice cv clinc product]
 
 Protocol (the official test splits are not used, nor seen):
 
@@ -20,6 +21,9 @@ Protocol (the official test splits are not used, nor seen):
   ``csbot train`` would, and judged the same way. ``logit+w kNN`` (`Fusion`) adds the max
   logit and the kNN cosine, its weight ``w`` chosen on an 80/20 split of ``train`` with the same
   folds (``val`` unseen by the choice).
+
+``--parts product``: the model ``csbot train`` builds with its defaults, trained on CLINC150
+``train`` + ``oos_train`` and judged on ``val`` + ``oos_val``.
 
 Embeddings: ``DIR/<name>.npy`` with ``DIR/<name>.texts.json`` (names ``banking77_train``,
 ``clinc150_train``, ``clinc150_val``, ``clinc150_oos_train``, ``clinc150_oos_val``), as
@@ -46,7 +50,7 @@ from numpy.typing import NDArray
 
 from core.nlu.encoders import load_encoder
 from core.nlu.features import FeatureConfig, TextFeaturizer
-from core.nlu.intents import IntentModel, IntentModelConfig
+from core.nlu.intents import IntentModel, IntentModelConfig, svm_c
 
 # Where BANKING77 and CLINC150 lie (`banking77/train.csv`, `clinc150/train_val.json`): CSBOT_BENCH_DATA.
 DATA = Path(os.environ.get("CSBOT_BENCH_DATA", "data"))
@@ -124,7 +128,7 @@ def accuracy_of(train: Split, test: Split, conf: IntentModelConfig) -> tuple[flo
 
     started = time.perf_counter()
     featurizer = TextFeaturizer(conf.features)
-    svm = LinearSVC(C=conf.svm_c, random_state=conf.random_state).fit(
+    svm = LinearSVC(C=svm_c(conf), random_state=conf.random_state).fit(
         featurizer.fit_transform(train.texts, train.vectors), train.labels
     )
     seconds = time.perf_counter() - started
@@ -160,7 +164,7 @@ def choose(dev_sets: dict[str, Split], weights: Sequence[float], cs: Sequence[fl
 
 def describe(conf: IntentModelConfig) -> str:
     weight = conf.features.encoder_weight if conf.features.encoder else 0.0
-    return f"TF-IDF + {weight:g} x {ENCODER}, C={conf.svm_c:g}" if weight else f"TF-IDF alone, C={conf.svm_c:g}"
+    return f"TF-IDF + {weight:g} x {ENCODER}, C={svm_c(conf):g}" if weight else f"TF-IDF alone, C={svm_c(conf):g}"
 
 
 def banking_cv(banking: Split, chosen: IntentModelConfig, folds: int) -> None:
@@ -293,6 +297,22 @@ def oos_class(train: Split, val: Split, oos: Split, conf: IntentModelConfig, tar
           f"{np.min(accuracies):>12.4f}", flush=True)
 
 
+def product(clinc: dict[str, Split]) -> None:
+    """What `csbot train` builds with its defaults (TF-IDF + e5-small, an `oos` class from
+    `oos_train`), judged on `val` + `oos_val`: the combined out-of-scope rule training chose, and
+    the confidence threshold it chose beside it."""
+    data = clinc["train"] + clinc["oos_train"]
+    model = IntentModel.train(list(zip(data.texts, data.labels, strict=True)), embeddings=data.vectors,
+                              config=IntentModelConfig(features=FeatureConfig(encoder=ENCODER)))
+    val, oos = clinc["val"], clinc["oos_val"]
+    for rule, threshold in (("top score + nearest examples (default)", None), ("confidence alone", model.threshold)):
+        kept = model.predict_batch(val.texts, threshold=threshold, embeddings=val.vectors)
+        in_scope = np.mean([not p.out_of_scope and p.intent == label for p, label in zip(kept, val.labels, strict=True)])
+        recall = np.mean([p.out_of_scope for p in model.predict_batch(oos.texts, threshold=threshold, embeddings=oos.vectors)])
+        print(f"CLINC150 train + oos_train -> val + oos_val, csbot train defaults, {rule}: "
+              f"in-scope {in_scope:.4f}, out-of-scope recall {recall:.3f}", flush=True)
+
+
 def speed(models: dict[str, IntentModel], data: Split, n: int = 300) -> None:
     """Per-message cost of classifying given the vector retrieval computed, against TF-IDF alone."""
     costs = {}
@@ -317,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5, help="BANKING77 cross-validation folds")
     parser.add_argument("--oos-class", action="store_true", help="also the explicit oos class (5 trainings a target)")
     parser.add_argument("--parts", nargs="+", default=("choice", "cv", "clinc"),
-                        choices=("choice", "cv", "clinc"), help="which experiments to run")
+                        choices=("choice", "cv", "clinc", "product"), help="which experiments to run")
     parser.add_argument("--choose-on", nargs="+", default=("BANKING77", "CLINC150"), choices=("BANKING77", "CLINC150"))
     parser.add_argument("--weight", type=float, default=None, help="skip the choice: this encoder weight")
     parser.add_argument("--clinc-dev", action="store_true",
@@ -325,12 +345,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     banking = banking77(args.banking, args.embeddings) if {"choice", "cv"} & set(args.parts) else None
-    clinc = clinc150(args.clinc, args.embeddings) if "clinc" in args.parts or "CLINC150" in args.choose_on else None
+    needs_clinc = {"clinc", "product"} & set(args.parts) or "CLINC150" in args.choose_on
+    clinc = clinc150(args.clinc, args.embeddings) if needs_clinc else None
+    if "product" in args.parts and clinc is not None:
+        product(clinc)
     if "choice" in args.parts:
         dev_sets = {"BANKING77": banking, "CLINC150": clinc["train"] if clinc else None}
         chosen = choose({k: v for k, v in dev_sets.items() if k in args.choose_on and v is not None}, args.weights, args.cs)
     else:
-        chosen = config(args.weight if args.weight is not None else 3.0, args.cs[0])
+        chosen = config(args.weight if args.weight is not None else FeatureConfig().encoder_weight, args.cs[0])
     print(f"chosen: {describe(chosen)}")
     if "cv" in args.parts and banking is not None:
         banking_cv(banking, chosen, args.folds)

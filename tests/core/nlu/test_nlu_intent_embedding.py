@@ -16,6 +16,7 @@ from core.nlu.encoders import QueryEmbedding, load_encoder
 from core.nlu.example_vectors import example_vectors
 from core.nlu.features import EmbeddingMismatch, FeatureConfig
 from core.nlu.intents import IntentModel, IntentModelConfig
+from core.nlu.nearest_examples import nearest_cosine
 from core.nlu.understanding import NluPipeline
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -158,3 +159,29 @@ def test_labelled_out_of_scope_examples_teach_the_model_to_reject_unseen_ones(
     assert in_scope / len(paraphrases) >= 0.6, in_scope
     without = IntentModel.train(train, config=WITH_E5)  # no labelled examples: the 10% in-scope rule
     assert sum(p.out_of_scope for p in without.predict_batch(unseen)) < recall * len(unseen)
+
+
+def test_with_labelled_out_of_scope_examples_the_nearest_examples_keep_more_in_scope_messages(
+    train: Sequence[tuple[str, str]], paraphrases: Sequence[tuple[str, str]]
+) -> None:
+    """The top score joined with the nearest examples' cosine against the confidence alone, each
+    at the threshold training chose for it: as many unseen out-of-scope messages rejected, more
+    paraphrases kept and right (15 against 11 of 18 when measured)."""
+    oos = load_examples(FIXTURES / "paraphrase_oos.csv", "train")
+    unseen = [text for text, _ in load_examples(FIXTURES / "paraphrase_oos_test.csv", "test")]
+    model = IntentModel.train([*train, *oos], config=WITH_E5)
+
+    def outcome(threshold: float | None) -> tuple[int, int]:
+        rejected = sum(p.out_of_scope for p in model.predict_batch(unseen, threshold=threshold))
+        kept = model.predict_batch([text for text, _ in paraphrases], threshold=threshold)
+        right = sum(not p.out_of_scope and p.intent == label for p, (_, label) in zip(kept, paraphrases, strict=True))
+        return rejected, right
+
+    (nearest_rejected, nearest_right), (confidence_rejected, confidence_right) = outcome(None), outcome(model.threshold)
+    assert nearest_rejected >= confidence_rejected and nearest_right > confidence_right, (nearest_right, confidence_right)
+
+
+def test_nearest_cosine_is_the_mean_of_the_three_closest_examples() -> None:
+    examples = np.eye(4, dtype=np.float16)
+    row = np.array([[0.8, 0.6, 0.0, 0.0]], dtype=np.float32)
+    assert nearest_cosine(row, examples)[0] == pytest.approx((0.8 + 0.6 + 0.0) / 3, abs=1e-3)
