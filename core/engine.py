@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
-from core.followup import WEAK_MARGIN, leans_on_previous, previous_message
+from core.followup import WEAK_MARGIN, asks_about_previous, leans_on_previous, previous_message
 from core.grounding import Evidence, Grounding, GroundingOutcome, GroundingReport, check
 from core.messages import ContentKind
 from core.nlu.encoders import QueryEmbedding
@@ -156,7 +156,7 @@ class ConversationEngine:
         # would stall every other turn.
         vector = context.embedding.vector if context.embedding is not None else None
         social = recognise_small_talk(message.text)
-        if social is None and short_enough(message.text):
+        if social is None and short_enough(message.text) and not asks_about_previous(message.text):
             social = await asyncio.to_thread(self.retriever.small_talk, message.text, vector)
         if social is not None:
             return Reply(self.bot.text(social.value, language), language, ReplySource.CANNED, reason=f"small talk: {social}")

@@ -46,6 +46,14 @@ def leans_on_previous(text: str) -> bool:
     return bool(_POINTING_EN.search(lowered)) or (short and bool(_QUESTION_EN.search(lowered)))
 
 
+def asks_about_previous(text: str) -> bool:
+    """A question that points back ("为什么会这样？", "how long does that take?"): a follow-up,
+    however social it sounds; "that's great" points back too but asks nothing."""
+    lowered = text.lower().strip()
+    asks = bool(_QUESTION_ZH.search(lowered)) if _HAN.search(lowered) else bool(_QUESTION_EN.search(lowered)) or lowered.endswith("?")
+    return asks and leans_on_previous(text)
+
+
 def previous_message(text: str, history: Sequence[Turn]) -> str | None:
     """The previous customer message, when it is in the same script as `text`: a customer who
     switches language ("我的卡丢了", then "when are you open?") starts a new topic."""

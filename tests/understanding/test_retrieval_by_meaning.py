@@ -109,6 +109,11 @@ async def test_a_message_that_finds_nothing_alone_is_searched_with_the_previous_
     assert article_of(engine, await say(engine, first, then)) == "international-use"
 
 
+async def test_a_short_question_pointing_back_is_a_follow_up_not_small_talk(engine: ConversationEngine) -> None:
+    reply = await say(engine, "我的卡在超市被拒了", "为什么会这样？")
+    assert reply.source is not ReplySource.CANNED and article_of(engine, reply) == "card-declined"
+
+
 async def test_a_new_topic_after_a_first_question_is_not_pulled_back(engine: ConversationEngine) -> None:
     reply = await say(engine, "my card was stolen yesterday", "separately, what's your exchange rate for yen?")
     assert article_of(engine, reply) == "exchange-rates"

@@ -1,0 +1,23 @@
+"""Which messages lean on the previous one, and which of those ask about it."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.followup import asks_about_previous, previous_message
+from core.records import Role, Turn
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [("为什么会这样？", True), ("how long does that take?", True), ("is it free?", True), ("还能追回来吗？", True),
+     ("that's great", False), ("ok that's it thanks", False), ("好的，就这样吧", False), ("when are you open on Sunday", False)],
+)
+def test_a_question_pointing_back_is_told_from_a_social_remark(text: str, asks: bool) -> None:
+    assert asks_about_previous(text) is asks
+
+
+def test_the_previous_message_counts_only_in_the_same_script() -> None:
+    history = [Turn(Role.CUSTOMER, "我的卡丢了"), Turn(Role.BOT, "请冻结您的卡。")]
+    assert previous_message("when are you open?", history) is None
+    assert previous_message("多久能补好？", history) == "我的卡丢了"
