@@ -79,7 +79,7 @@ EXEMPLARS: Final[Mapping[SmallTalk, tuple[str, ...]]] = {
     SmallTalk.ACKNOWLEDGEMENT: ("ok", "okay", "got it", "great", "cool", "alright", "sounds good", "I see", "understood",
                                 "好的", "明白了", "嗯嗯", "知道了", "行", "了解", "没问题"),
 }
-MIN_SIMILARITY: Final = 0.90  # chosen on bots/acme_bank/eval/tune.yaml with MARGIN: no question taken for small talk
+MIN_SIMILARITY: Final = 0.90  # chosen with MARGIN on the dev cases (bots/acme_bank/eval/dev.yaml): no question taken for small talk
 MARGIN: Final = 0.02
 MAX_WORDS: Final = 5  # longer messages say more than a social turn does
 MAX_HAN: Final = 8

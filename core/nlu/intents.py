@@ -5,11 +5,12 @@ CLINC150): a TF-IDF union of word 1-2-grams and character 2-5-grams feeds
 a one-vs-rest linear SVM. Scores become probabilities through a softmax
 whose temperature is fitted on out-of-fold scores, and the same
 out-of-fold predictions choose the out-of-scope threshold (see
-:mod:`core.nlu.oos_threshold`): on the confidence, or, with an encoder,
-when labelled out-of-scope examples were given, on the top score joined
-with the nearest training examples' cosine (:mod:`core.nlu.nearest_examples`),
-which keeps more in-scope messages and rejects more out-of-scope ones. A threshold given at prediction time
-(bot.yaml ``intent_oos_threshold``) is always on the confidence. Labelled out-of-scope examples, when
+:mod:`core.nlu.oos_threshold`): on the confidence, or, with an encoder
+and labelled out-of-scope examples, on the top score joined with the
+nearest training examples' cosine (:mod:`core.nlu.nearest_examples`),
+which keeps more in-scope messages and rejects more out-of-scope ones.
+A threshold given at prediction time (bot.yaml ``intent_oos_threshold``)
+is always on the confidence. Labelled out-of-scope examples, when
 present, train an extra class that rejects on its own as well.
 With an encoder (:mod:`core.nlu.encoders`) its embedding of the message
 joins the features; callers that already have the vector (retrieval
