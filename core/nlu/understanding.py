@@ -74,7 +74,9 @@ class NluPipeline:
 
     @property
     def oos_threshold(self) -> float | None:
-        """Threshold in force: the override, else the model's own (None without a model)."""
+        """Confidence threshold: the override, else the model's own (None without a model). A
+        model trained with out-of-scope examples and an encoder decides by its combined score
+        instead (`core.nlu.nearest_examples`) unless an override is set."""
         model = self._source.current()
         if model is None:
             return None
