@@ -14,15 +14,12 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from bots.runtime import build_runtime
-from bots.web import create_app
-from infra.settings import load_settings
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.support.worker_process import children, start_worker, stop_worker, wait_until, worker_env
+from tests.support.platform_stack import platform_stack
+from tests.support.worker_process import children, wait_until
 from tests.test_streaming import ANSWER, BOT_USERNAME, TG_SECRET, TG_TOKEN, patient_bot, slow_answer, telegram_update
 
 CHAT = -100999
@@ -41,36 +38,27 @@ async def test_worker_killed_mid_stream_leaves_one_message_holding_the_final_ans
     bot = patient_bot(tmp_path)
     telegram = FakeTelegramAPI(TG_TOKEN, username=BOT_USERNAME).start()
     telegram.chat(CHAT, "supergroup")
-    with FakeLLMServer(default=slow_answer()) as llm:
-        channel_env = {"TELEGRAM_BOT_TOKEN": TG_TOKEN, "TELEGRAM_WEBHOOK_SECRET": TG_SECRET, "TELEGRAM_API_URL": telegram.url}
-        worker = start_worker(worker_env(clean_postgres, clean_redis, llm.url, bot, **channel_env), tmp_path / "worker.log", "platform")
-        settings = load_settings(
-            csbot_bot=bot, database_url=clean_postgres, redis_url=clean_redis, llm_base_url=llm.url,
-            telegram_bot_token=TG_TOKEN, telegram_webhook_secret=TG_SECRET, telegram_api_url=telegram.url,
-        )
-        runtime = await build_runtime(settings, platform_channels=True, migrate=False)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://test")
-        try:
-            body = json.dumps(telegram_update(7001, CHAT, "supergroup", "when are you open?")).encode()
-            response = await client.post("/webhooks/telegram", content=body, headers={
-                "X-Telegram-Bot-Api-Secret-Token": TG_SECRET, "Content-Type": "application/json"})
-            assert response.status_code == 200
-            wait_until(lambda: len(shown(telegram)) >= 2, 90, "two partials on screen")
-            [child] = children(worker.pid)
-            os.kill(child, signal.SIGKILL)  # mid-stream, as the OOM killer would
-            before = shown(telegram)
-            assert ANSWER.split()[-1] not in before[-1], "killed before the answer was complete"
-            wait_until(lambda: telegram.visible(CHAT) and telegram.visible(CHAT)[0].startswith(ANSWER[:40])
-                       and ANSWER.split()[-1] in telegram.visible(CHAT)[0] and len(llm.requests) >= 2, 120, "the final answer")
-            time.sleep(3)  # a second message would show up now
-            assert len(telegram.sent(CHAT)) == 1, "the re-run edited the streamed message, it posted no other"
-            [final] = telegram.visible(CHAT)
-            assert final.startswith(ANSWER[:40]) and ANSWER.split()[-1] in final
-            assert len(llm.requests) == 2, "the killed generation and the re-run's"
-            assert len(shown(telegram)) > len(before), "the re-run went on showing partials in the same message"
-        finally:
-            stop_worker(worker)
-            await client.aclose()
-            await runtime.close()
-            telegram.stop()
-            print((tmp_path / "worker.log").read_text()[-3000:])
+    channel_env = {"TELEGRAM_BOT_TOKEN": TG_TOKEN, "TELEGRAM_WEBHOOK_SECRET": TG_SECRET, "TELEGRAM_API_URL": telegram.url}
+    try:
+        with FakeLLMServer(default=slow_answer()) as llm:
+            async with platform_stack(clean_postgres, clean_redis, llm.url, bot, tmp_path, channel_env) as stack:
+                worker, client = stack.worker, stack.client
+                body = json.dumps(telegram_update(7001, CHAT, "supergroup", "when are you open?")).encode()
+                response = await client.post("/webhooks/telegram", content=body, headers={
+                    "X-Telegram-Bot-Api-Secret-Token": TG_SECRET, "Content-Type": "application/json"})
+                assert response.status_code == 200
+                wait_until(lambda: len(shown(telegram)) >= 2, 90, "two partials on screen")
+                [child] = children(worker.pid)
+                os.kill(child, signal.SIGKILL)  # mid-stream, as the OOM killer would
+                before = shown(telegram)
+                assert ANSWER.split()[-1] not in before[-1], "killed before the answer was complete"
+                wait_until(lambda: telegram.visible(CHAT) and telegram.visible(CHAT)[0].startswith(ANSWER[:40])
+                           and ANSWER.split()[-1] in telegram.visible(CHAT)[0] and len(llm.requests) >= 2, 120, "the final answer")
+                time.sleep(3)  # a second message would show up now
+                assert len(telegram.sent(CHAT)) == 1, "the re-run edited the streamed message, it posted no other"
+                [final] = telegram.visible(CHAT)
+                assert final.startswith(ANSWER[:40]) and ANSWER.split()[-1] in final
+                assert len(llm.requests) == 2, "the killed generation and the re-run's"
+                assert len(shown(telegram)) > len(before), "the re-run went on showing partials in the same message"
+    finally:
+        telegram.stop()

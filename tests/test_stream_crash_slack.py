@@ -26,13 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
-from bots.runtime import build_runtime
-from bots.web import create_app
-from infra.settings import load_settings
 from tests.channels.slack_support import (
     BOT_TOKEN,
     BOT_USER,
@@ -48,7 +44,8 @@ from tests.channels.slack_support import (
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack_api import Call, FakeSlackApi
 from tests.support.waiting import eventually
-from tests.support.worker_process import children, start_worker, stop_worker, worker_env
+from tests.support.platform_stack import platform_stack
+from tests.support.worker_process import children
 from tests.test_streaming import ANSWER, QUESTION, patient_bot, slow_answer
 
 LAST_WORD = ANSWER.split()[-1]
@@ -98,59 +95,50 @@ async def test_worker_killed_mid_stream_on_slack_leaves_one_message_holding_the_
 ) -> None:
     bot = patient_bot(tmp_path)
     slack = await FakeSlackApi(token=BOT_TOKEN, bot_user_id=BOT_USER).start()
-    with FakeLLMServer(default=slow_answer()) as llm:
-        channel_env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url}
-        worker = start_worker(worker_env(clean_postgres, clean_redis, llm.url, bot, **channel_env), tmp_path / "worker.log", "platform")
-        settings = load_settings(
-            csbot_bot=bot, database_url=clean_postgres, redis_url=clean_redis, llm_base_url=llm.url,
-            slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
-        )
-        runtime = await build_runtime(settings, platform_channels=True, migrate=False)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://test")
-        try:
-            event = place.event(QUESTION)
-            body = json.dumps(envelope(event)).encode()
-            response = await client.post(EVENTS, content=body, headers=signed_headers(body))
-            assert response.status_code == 200
+    channel_env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url}
+    try:
+        with FakeLLMServer(default=slow_answer()) as llm:
+            async with platform_stack(clean_postgres, clean_redis, llm.url, bot, tmp_path, channel_env) as stack:
+                worker, runtime, client = stack.worker, stack.runtime, stack.client
+                event = place.event(QUESTION)
+                body = json.dumps(envelope(event)).encode()
+                response = await client.post(EVENTS, content=body, headers=signed_headers(body))
+                assert response.status_code == 200
 
-            await eventually(lambda: len(showing(slack, place.channel)) >= 2, timeout=90)
-            [child] = children(worker.pid)
-            os.kill(child, signal.SIGKILL)  # mid-stream, as the OOM killer would
-            killed_at = len(slack.calls)
-            before = showing(slack, place.channel)
-            assert [c.method for c in before[:2]] == list(place.partials), sequence(before)
-            opened = before[0]
-            on_screen = slack.messages[opened.ts]["text"]
-            assert on_screen and LAST_WORD not in on_screen, "killed before the answer was complete"
+                await eventually(lambda: len(showing(slack, place.channel)) >= 2, timeout=90)
+                [child] = children(worker.pid)
+                os.kill(child, signal.SIGKILL)  # mid-stream, as the OOM killer would
+                killed_at = len(slack.calls)
+                before = showing(slack, place.channel)
+                assert [c.method for c in before[:2]] == list(place.partials), sequence(before)
+                opened = before[0]
+                on_screen = slack.messages[opened.ts]["text"]
+                assert on_screen and LAST_WORD not in on_screen, "killed before the answer was complete"
 
-            async def delivered() -> bool:
-                rows = await outbox(runtime)
-                return bool(rows) and rows[0]["status"] == "sent" and len(llm.requests) >= 2
+                async def delivered() -> bool:
+                    rows = await outbox(runtime)
+                    return bool(rows) and rows[0]["status"] == "sent" and len(llm.requests) >= 2
 
-            await eventually(delivered, timeout=120)
-            await asyncio.sleep(3)  # a second message would show up now
-            calls = showing(slack, place.channel)
-            print(f"{place.channel}: killed after {len(before)} calls;", *sequence(calls), sep="\n  ")
+                await eventually(delivered, timeout=120)
+                await asyncio.sleep(3)  # a second message would show up now
+                calls = showing(slack, place.channel)
+                print(f"{place.channel}: killed after {len(before)} calls;", *sequence(calls), sep="\n  ")
 
-            assert [c.method for c in calls if c.method in OPENING] == [place.opens_with], (
-                "the re-run went on in the streamed message, it opened no other: " + ", ".join(sequence(calls)))
-            assert {c.ts for c in calls} == {opened.ts}, "every call showed the same message"
-            [message] = slack.visible(place.channel)
-            assert message["ts"] == opened.ts and not message["streaming"]
-            assert message["text"].startswith(ANSWER[:40]) and LAST_WORD in message["text"], message["text"]
-            assert message["blocks"], "the final answer carries the vote buttons"
-            if place is THREAD:
-                assert message["thread_ts"] == event["ts"], "the answer is in the mention's thread"
-            again = showing(slack, place.channel, since=killed_at)
-            assert [c for c in again[:-1] if c.method == "chat.update" and not c.blocks], (
-                "the re-run went on showing partials in the same message: " + ", ".join(sequence(again)))
-            assert [c for c in calls if is_final(c)] == [calls[-1]], "one final answer, the last call"
-            assert len(llm.requests) == 2, "the killed generation and the re-run's"
-            [row] = await outbox(runtime)  # `attempts` counts the successful send too
-            assert row == {"status": "sent", "attempts": 1, "last_error": "", "platform_message_id": opened.ts}, row
-        finally:
-            stop_worker(worker)
-            await client.aclose()
-            await runtime.close()
-            await slack.stop()
-            print((tmp_path / "worker.log").read_text()[-3000:])
+                assert [c.method for c in calls if c.method in OPENING] == [place.opens_with], (
+                    "the re-run went on in the streamed message, it opened no other: " + ", ".join(sequence(calls)))
+                assert {c.ts for c in calls} == {opened.ts}, "every call showed the same message"
+                [message] = slack.visible(place.channel)
+                assert message["ts"] == opened.ts and not message["streaming"]
+                assert message["text"].startswith(ANSWER[:40]) and LAST_WORD in message["text"], message["text"]
+                assert message["blocks"], "the final answer carries the vote buttons"
+                if place is THREAD:
+                    assert message["thread_ts"] == event["ts"], "the answer is in the mention's thread"
+                again = showing(slack, place.channel, since=killed_at)
+                assert [c for c in again[:-1] if c.method == "chat.update" and not c.blocks], (
+                    "the re-run went on showing partials in the same message: " + ", ".join(sequence(again)))
+                assert [c for c in calls if is_final(c)] == [calls[-1]], "one final answer, the last call"
+                assert len(llm.requests) == 2, "the killed generation and the re-run's"
+                [row] = await outbox(runtime)  # `attempts` counts the successful send too
+                assert row == {"status": "sent", "attempts": 1, "last_error": "", "platform_message_id": opened.ts}, row
+    finally:
+        await slack.stop()
