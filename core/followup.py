@@ -61,9 +61,3 @@ def previous_message(text: str, history: Sequence[Turn]) -> str | None:
     if previous is None or bool(_HAN.search(previous)) != bool(_HAN.search(text)):
         return None
     return previous
-
-
-def context_for(text: str, history: Sequence[Turn]) -> str | None:
-    """The previous customer message when `text` leans on it, else None."""
-    previous = previous_message(text, history)
-    return previous if previous is not None and leans_on_previous(text) else None
