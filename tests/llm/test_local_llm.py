@@ -35,7 +35,9 @@ def ask(text: str, *, max_tokens: int = 48, stop: tuple[str, ...] = ()) -> Gener
 
 @pytest.fixture
 def generator(local_llm: LocalLLMServer) -> LLMServerGenerator:
-    return LLMServerGenerator(local_llm.url, model="smollm2", timeout=120)
+    # These tests check what is said, not how fast: a loaded CI machine took over 120 s to read one
+    # long Chinese prompt, and a timeout only falls back to the passage, leaving nothing checked.
+    return LLMServerGenerator(local_llm.url, model="smollm2", timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +116,11 @@ async def test_the_check_catches_what_the_model_invents(generator: LLMServerGene
     ))  # fmt: skip
     reports = [check(a, knowledge) for a in answers]
     assert any(not r.grounded for r in reports), answers
+
+
+def test_prompts_are_read_with_the_threads_it_was_given(local_llm: LocalLLMServer) -> None:
+    """llama.cpp's own default for prompt reading is every CPU the OS reports (on a VM, possibly
+    many more than the process may use), where the threads then wait on each other."""
+    command = local_llm.command()
+    threads = command[command.index("--n_threads") + 1]
+    assert command[command.index("--n_threads_batch") + 1] == threads
