@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
-from core.followup import WEAK_MARGIN, asks_about_previous, leans_on_previous, previous_message
+from core.followup import WEAK_MARGIN, asks_about_previous, leans_on_previous, own_topic, previous_message
 from core.grounding import Evidence, Grounding, GroundingOutcome, GroundingReport, check
 from core.messages import ContentKind
 from core.nlu.encoders import QueryEmbedding
@@ -106,13 +106,16 @@ class ConversationEngine:
         self, text: str, language: str, history: Sequence[Turn] = (), embedding: QueryEmbedding | None = None
     ) -> list[Passage]:
         """Passages above `min_score`. A follow-up is searched with the previous customer message:
-        one that points back at it, or one that finds nothing confidently on its own."""
+        one that points back at it (unless it brings a topic of its own), or one that finds
+        nothing confidently on its own."""
         conf = self.bot.retrieval
         floor = conf.min_score_for(language)
         vector = embedding.vector if embedding is not None else None
         previous = previous_message(text, history)
         if previous is not None and leans_on_previous(text):
-            hits = self.retriever.search(text, top_k=conf.top_k, language=language, context=previous)
+            joined = self.retriever.search(text, top_k=conf.top_k, language=language, context=previous)
+            alone = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
+            hits = alone if own_topic(alone, joined) else joined
         else:
             hits = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
             if previous is not None and (not hits or hits[0].score < floor + WEAK_MARGIN):

@@ -119,6 +119,14 @@ async def test_a_new_topic_after_a_first_question_is_not_pulled_back(engine: Con
     assert article_of(engine, reply) == "exchange-rates"
 
 
+async def test_a_message_that_points_back_but_brings_its_own_topic_is_answered_on_it(engine: ConversationEngine) -> None:
+    first, then = "how do I activate my new card", "also, when are you open on Saturdays?"
+    assert leans_on_previous(then)  # "also" points back
+    joined = engine.retriever.search(then, context=first)
+    assert joined[0].article.slug == "activate-card"  # searched with the first, the first topic wins
+    assert article_of(engine, await say(engine, first, then)) == "opening-hours"
+
+
 @pytest.mark.parametrize(
     ("text", "kind", "language"),
     [("hi", "greeting", "en"), ("thanks!", "thanks", "en"), ("bye for now", "goodbye", "en"),
