@@ -6,8 +6,9 @@ one are searched as one question (`core.retrieval.Retriever.search`, `context`),
 rewrite there is: the encoder then reads "that" next to what it stands for, while a short
 question on a new topic ("when are you open?") is not treated as a follow-up at all (it points at
 nothing), and one that points back yet finds an article clearly better on its own ("also, when
-are you open on Saturdays?") is answered on its own (`own_topic`). A message that does not point back but finds nothing confidently on its own ("I'm off
-to Mexico next month" → "do I need to let you know?") is searched with the previous one too
+are you open on Saturdays?") is answered on its own (`own_topic`). A message that does not
+point back but finds nothing confidently on its own ("I'm off to Mexico next month" → "do I
+need to let you know?") is searched with the previous one too
 (`WEAK_MARGIN`), and kept when the two score better than the previous one alone: an
 unrelated question dilutes the earlier topic and still abstains. No model is needed, so the
 embedded path works without an LLM.
