@@ -88,15 +88,20 @@ def test_training_vectors_are_encoded_once_and_then_read_from_the_cache(
 
 
 class CountingQueries:
-    """Counts the e5-small instance's query encodings (each one costs ~50 ms), delegating to it."""
+    """Counts query encodings of every e5-small instance (each one costs ~50 ms), delegating to
+    the class's own method. Patched on the class: the process's batching encoder may hold an
+    instance loaded before another test cleared `load_encoder`'s cache."""
 
     def __init__(self, encode: object) -> None:
         self.encode = encode
         self.texts: list[list[str]] = []
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        return lambda texts: self(instance, texts)
+
+    def __call__(self, instance: object, texts: Sequence[str]) -> np.ndarray:
         self.texts.append(list(texts))
-        return self.encode(texts)  # type: ignore[operator]
+        return self.encode(instance, texts)  # type: ignore[operator]
 
 
 async def test_one_encoder_call_per_message_serves_the_intent_model_and_retrieval(
@@ -119,9 +124,9 @@ async def test_one_encoder_call_per_message_serves_the_intent_model_and_retrieva
     console = ConsoleChannel()
     runtime = await build_runtime(settings, channels=[console], jobs=InProcessJobs())
     try:
-        encoder = load_encoder("e5-small")
-        counter = CountingQueries(encoder.encode_queries)  # type: ignore[attr-defined]
-        monkeypatch.setattr(encoder, "encode_queries", counter)
+        kind = type(load_encoder("e5-small"))
+        counter = CountingQueries(kind.encode_queries)  # type: ignore[attr-defined]
+        monkeypatch.setattr(kind, "encode_queries", counter)
         answer = await ask(runtime, console, "I can't find my card anywhere, what should I do?")
         assert answer
         assert counter.texts == [["I can't find my card anywhere, what should I do?"]]
