@@ -21,6 +21,7 @@ scale, per language (`min_score_by_language`, `csbot eval answers`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from core.lexical_index import TfidfIndex
 from core.small_talk import EXEMPLARS, SmallTalk, by_meaning, short_enough
 
 LEXICAL_WEIGHT = 0.25  # chosen on the dev cases (bots/acme_bank/eval/dev.yaml)
+RECENT_QUERIES = 256  # query vectors kept per index: 1.5 KB each
 # The article classifier's probability, as a ranking bonus on the same scale as `dense`.
 CLASSIFIER_WEIGHT = 0.1  # dev.yaml's three-questions-per-article part: top1 0.897 at 0.05, 0.900 at 0.1, 0.897 at 0.15
 
@@ -134,6 +136,7 @@ class Retriever:
 
     def __init__(self, articles: Sequence[Article], *, embeddings: EmbeddingCache | None = None) -> None:
         self._articles = list(articles)
+        self._recent = functools.lru_cache(maxsize=RECENT_QUERIES)(self._encode_uncached)
         self._dense = _DenseIndex(self._articles, embeddings) if embeddings is not None and self._articles else None
         slugs = sorted({a.slug for a in self._articles})
         self._slugs = slugs
@@ -158,10 +161,17 @@ class Retriever:
 
     def encode(self, query: str) -> NDArray[np.float32] | None:
         """The query's vector (None without an encoder): one encoder call a message, shared by
-        every search of that turn and by the intent model."""
+        every search of that turn and by the intent model. The last few hundred are kept
+        (read-only): a follow-up's turn searches the previous message again, which this process
+        has often just encoded."""
         if self._dense is None:
             return None
-        return self._dense.cache.encoder.encode_queries([query])[0]
+        return self._recent(query)
+
+    def _encode_uncached(self, query: str) -> NDArray[np.float32]:
+        vector = self._dense.cache.encoder.encode_queries([query])[0]  # type: ignore[union-attr]
+        vector.setflags(write=False)
+        return vector
 
     def small_talk(self, query: str, vector: NDArray[np.float32] | None = None) -> SmallTalk | None:
         """The small talk a short message is by meaning (`core.small_talk.by_meaning`), or None;
