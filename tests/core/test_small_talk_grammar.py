@@ -1,0 +1,61 @@
+"""The small-talk grammar reads whole social turns, however their phrases are strung together,
+and never a message that asks or says anything more."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.small_talk import SmallTalk, recognise
+
+SOCIAL = [
+    ("hey, good morning!", SmallTalk.GREETING),
+    ("good evening, anyone around?", SmallTalk.GREETING),
+    ("heyyy", SmallTalk.GREETING),
+    ("hello I need help", SmallTalk.GREETING),
+    ("are you there?", SmallTalk.GREETING),
+    ("ok cool thanks", SmallTalk.THANKS),
+    ("thanks so much, you've been really helpful", SmallTalk.THANKS),
+    ("awesome, that's what I needed", SmallTalk.THANKS),
+    ("thanks, I'll try that", SmallTalk.THANKS),
+    ("ok thank you bye", SmallTalk.GOODBYE),
+    ("no that's everything, thanks", SmallTalk.GOODBYE),
+    ("take care", SmallTalk.GOODBYE),
+    ("you're a bot aren't you", SmallTalk.BOT_IDENTITY),
+    ("hi, is this automated?", SmallTalk.BOT_IDENTITY),
+    ("gotcha", SmallTalk.ACKNOWLEDGEMENT),
+    ("I'll give that a go", SmallTalk.ACKNOWLEDGEMENT),
+    ("好的，明白了，谢谢你", SmallTalk.THANKS),
+    ("没有了，谢谢", SmallTalk.GOODBYE),
+    ("这是自动回复吗", SmallTalk.BOT_IDENTITY),
+    ("您好，在吗", SmallTalk.GREETING),
+    ("ok谢谢", SmallTalk.THANKS),
+]
+
+QUESTIONS = [
+    "hi, I lost my card",
+    "thanks but my card still doesn't work",
+    "ok so how do I reset my PIN",
+    "can you help me with a transfer",
+    "I want to talk to a person",
+    "no it didn't help",
+    "great, now my card is blocked",
+    "good morning, my account is locked",
+    "are you open on sunday",
+    "thanks for nothing",
+    "fine, how much is it",
+    "so",  # fillers alone say nothing social
+    "谢谢，但是我的卡还是不能用",
+    "好的，那手续费多少",
+    "在吗？我要转账",
+    "我要找人工",
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), SOCIAL, ids=[t for t, _ in SOCIAL])
+def test_a_run_of_social_phrases_is_small_talk_of_its_weightiest_kind(text: str, kind: SmallTalk) -> None:
+    assert recognise(text) is kind
+
+
+@pytest.mark.parametrize("text", QUESTIONS)
+def test_a_message_that_says_more_than_a_social_phrase_is_not_small_talk(text: str) -> None:
+    assert recognise(text) is None
