@@ -88,7 +88,7 @@ _FILLER: Final = re.compile(
 )
 _UNIT_PATTERNS: Final = {kind: re.compile(pattern) for kind, pattern in _UNITS.items()}
 _WEIGHT: Final = (SmallTalk.BOT_IDENTITY, SmallTalk.GOODBYE, SmallTalk.THANKS, SmallTalk.GREETING, SmallTalk.ACKNOWLEDGEMENT)
-_MAX_PIECE: Final = 8
+_MAX_PIECE: Final = 12  # tokens: a CJK character is one ("我现在是在跟谁聊天" is nine)
 _TOKENS: Final = re.compile(r"[\u3400-\u9fff]|[^\s\u3400-\u9fff]+")
 _HAN: Final = re.compile(r"[\u3400-\u9fff]")
 _STRETCHED: Final = re.compile(r"([a-z])\1{2,}")
@@ -140,7 +140,7 @@ def recognise(text: str) -> SmallTalk | None:
 def _parse(tokens: list[str]) -> frozenset[SmallTalk] | None:
     """The kinds of one reading of `tokens` as social phrases and fillers, or None when there is
     none (or only fillers). Dynamic programming over token positions, phrases up to
-    `_MAX_PIECE` tokens."""
+    `_MAX_PIECE` tokens long."""
     reached: dict[int, frozenset[SmallTalk]] = {0: frozenset()}
     for start in range(len(tokens)):
         if start not in reached:

@@ -158,16 +158,19 @@ class WatchedIntentModel:
     most every `every` seconds it starts a background check of the store's stamp (the active
     version, or the file's mtime) and returns the model in hand; a changed stamp loads the new
     model, which later calls return. A model or database that cannot be read is logged and the
-    model in hand kept (none at first): a bad install must not stop answers.
+    model in hand kept (none at first): a bad install must not stop answers. The same failure is
+    logged once, not at every check (`csbot eval answers` on a database without the tables
+    would otherwise log it every few seconds).
     """
 
-    __slots__ = ("_checked", "_every", "_model", "_refreshing", "_source", "_stamp")
+    __slots__ = ("_checked", "_every", "_failure", "_model", "_refreshing", "_source", "_stamp")
 
     def __init__(self, source: WatchedSource, *, every: float = WATCH_SECONDS) -> None:
         self._source = source
         self._every = every
         self._model: IntentModel | None = None
         self._stamp: Hashable | None = None
+        self._failure: str | None = None  # the last failure logged
         self._refreshing = threading.Lock()
         self._checked = time.monotonic()
         with self._refreshing:
@@ -189,13 +192,16 @@ class WatchedIntentModel:
     def _refresh(self) -> None:
         try:
             stamp = self._source.stamp()
+            self._failure = None
             if stamp is None or stamp == self._stamp:
                 return
             self._stamp = stamp  # taken before loading: a model installed meanwhile is seen next time
             self._model = self._source.load()
             log.info("using the intent model from %r (%s)", self._source, stamp)
         except (ModelFileError, SQLAlchemyError, OSError) as exc:
-            log.error("intent model not used (keeping %s): %s", "the current one" if self._model else "none", exc)
+            if str(exc) != self._failure:
+                log.error("intent model not used (keeping %s): %s", "the current one" if self._model else "none", exc)
+            self._failure = str(exc)
 
 
 def _blocking(coroutine: Coroutine[Any, Any, T]) -> T:

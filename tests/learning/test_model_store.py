@@ -21,6 +21,8 @@ from core.nlu.intents import IntentModel
 from infra.db.engine import make_engine, make_sessions
 from infra.db.intent_models import KEEP
 from infra.db.models import IntentModelRow
+from sqlalchemy.exc import OperationalError
+
 from infra.model_store import DatabaseModelStore, FileModelStore, WatchedIntentModel, model_store, watch_intent_model
 from tests.conftest import run_in_thread
 
@@ -132,6 +134,23 @@ def test_an_unmigrated_database_leaves_the_bot_without_intents(small_bot: Loaded
                                                                caplog: pytest.LogCaptureFixture) -> None:
     assert watch_intent_model(small_bot, f"sqlite+aiosqlite:///{tmp_path}/empty.db").current() is None
     assert "intent model not used" in caplog.text and "intent_models" in caplog.text
+
+
+def test_a_store_that_keeps_failing_the_same_way_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    failures = iter(["no such table: intent_models"] * 3 + ["database is locked"])
+
+    class Broken:
+        def stamp(self) -> object:
+            raise OperationalError("SELECT", {}, Exception(next(failures)))
+
+        def load(self) -> IntentModel:
+            raise AssertionError("never reached")
+
+    watched = WatchedIntentModel(Broken(), every=0.0)
+    for _ in range(3):
+        watched._refresh()  # what the background check runs
+    logged = [r.getMessage() for r in caplog.records if "intent model not used" in r.getMessage()]
+    assert len(logged) == 2 and "no such table" in logged[0] and "database is locked" in logged[1]
 
 
 def test_a_file_install_keeps_the_replaced_model_beside_the_new_one(small_bot: LoadedBot) -> None:
