@@ -42,7 +42,7 @@ _UNITS: Final[Mapping[SmallTalk, str]] = {
         r"hope (?:you re|youre|you are) (?:well|good|doing well|having a good day)|"
         r"i (?:need|want|would like) (?:some )?help|i have (?:a|one|another) (?:quick )?question|quick question|"
         r"can (?:you|someone|somebody) help(?: me)?|"
-        r"你好|您好|嗨|哈喽|哈啰|早上好|早安|中午好|下午好|晚上好|在吗|在不在|有人吗|有人在吗|你好吗|您好吗|最近好吗|"
+        r"你好|您好|嗨|哈喽|哈啰|早上好|早安|中午好|下午好|晚上好|在吗|在么|在嘛|在的吗|在不在|有人吗|有人在吗|你好吗|您好吗|最近好吗|"
         r"我有(?:个|一个)问题|想问(?:一)?下|请问一下|麻烦问一下"
     ),
     SmallTalk.THANKS: (

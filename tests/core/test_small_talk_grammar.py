@@ -28,6 +28,7 @@ SOCIAL = [
     ("没有了，谢谢", SmallTalk.GOODBYE),
     ("这是自动回复吗", SmallTalk.BOT_IDENTITY),
     ("您好，在吗", SmallTalk.GREETING),
+    ("在的吗", SmallTalk.GREETING),
     ("我现在是在跟谁聊天？", SmallTalk.BOT_IDENTITY),
     ("ok谢谢", SmallTalk.THANKS),
 ]
