@@ -140,7 +140,7 @@ class LLMServerGenerator:
         closing it leaves the pool open for the next generation.
         """
         client = AsyncInferenceClient(base_url=self._base_url, api_key=self._api_key, timeout=self._timeout)
-        client._async_client = self._session()
+        client._async_client = _KeepAlive(self._session())  # type: ignore[assignment]
         try:
             yield client
         finally:
@@ -217,3 +217,67 @@ class LLMServerGenerator:
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+
+
+# A stream that said [DONE] has only its chunked-encoding trailer left; reading it returns the
+# connection to the pool. More than this, or slower, and the connection is closed instead.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
+DONE = "data: [DONE]"
+
+
+class _KeepAlive:
+    """The loop's pool, as huggingface_hub's client uses it, with streamed responses that keep
+    their connection.
+
+    The client stops reading a chat stream at its `data: [DONE]` line, before the end of the
+    HTTP body (the last chunk of chunked encoding), and httpx closes a connection whose response
+    was closed unread: every generation then paid a new TCP connection, client and server side.
+    Here a response's lines pass through one iterator; once the client has seen [DONE], closing
+    the response first reads what is left of it, so the connection goes back to the pool. A
+    stream that ended any other way (an error, a cancelled turn) is closed unread, as before."""
+
+    def __init__(self, session: httpx.AsyncClient) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        async with self._session.stream(*args, **kwargs) as response:
+            lines = _Lines(response)
+            response.aiter_lines = lines.aiter_lines  # type: ignore[method-assign]
+            try:
+                yield response
+                await lines.finish()
+            finally:
+                # No cycle (response → its lines → their iterator → response) outlives the
+                # stream: the response is freed with its last reference, as without this.
+                del response.aiter_lines
+
+
+class _Lines:
+    def __init__(self, response: httpx.Response) -> None:
+        self._iterator = response.aiter_lines()
+        self._done = False
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        async for line in self._iterator:
+            if line.strip() == DONE:
+                self._done = True
+            yield line
+
+    async def finish(self) -> None:
+        """After [DONE], read the rest of the body (normally nothing but the last chunk)."""
+        if not self._done:
+            return
+        left = DRAIN_BYTES
+        try:
+            async with asyncio.timeout(DRAIN_SECONDS):
+                async for line in self._iterator:
+                    left -= len(line) + 1
+                    if left < 0:
+                        return
+        except (TimeoutError, httpx.HTTPError):
+            return  # the response is closed unread: the connection with it

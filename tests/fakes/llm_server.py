@@ -39,6 +39,7 @@ class FakeLLMServer:
     default: Behaviour = field(default_factory=Behaviour)
     requests: list[dict[str, Any]] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)  # time.time() of each request, in order
+    peers: list[int] = field(default_factory=list)  # the client port of each request: its connection
     script: deque[Behaviour] = field(default_factory=deque)
     url: str = ""
     # Requests being answered right now, and the most seen at once (a worker's concurrency).
@@ -88,6 +89,8 @@ class FakeLLMServer:
         payload = await request.json()
         self.requests.append(payload)
         self.arrivals.append(time.time())
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        self.peers.append(peer[1] if peer else 0)
         behaviour = self.script.popleft() if self.script else self.default
         if behaviour.before is not None:
             await asyncio.to_thread(behaviour.before)
