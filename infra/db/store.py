@@ -1,4 +1,9 @@
-"""`SqlStore`: the `Store` port on SQLAlchemy. Unique constraints, not checks, decide duplicates."""
+"""`SqlStore`: the `Store` port on SQLAlchemy. Unique constraints, not checks, decide duplicates.
+
+The statements every message runs (intake, the turn's read and write, the send's claim and
+record) are Core statements built once, on a connection of their own: no ORM unit of work,
+identity map or statement construction per call, and only the columns the records need.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from collections.abc import Mapping
+
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.errors import NotFound
 from core.feedback import ASK_KEY, ASKED, PROMPT_KEY
@@ -47,19 +54,27 @@ def without_stream(meta: dict[str, Any] | None) -> dict[str, Any]:
 def outbox_row(
     message_id: int, message_meta: dict[str, str], conversation: Conversation, reply: Reply, key: str
 ) -> OutboxRow:
-    return OutboxRow(
-        conversation_id=conversation.id,
-        in_reply_to=message_id,
-        idempotency_key=key,
-        role=Role.BOT.value,
-        channel=conversation.channel,
-        conversation_key=conversation.conversation_key,
-        text=reply.text,
-        language=reply.language,
-        source=reply.source.value,
-        buttons={"items": [[b.label, b.value] for b in reply.buttons]},
-        meta={**message_meta, **feedback_meta(reply), **reply.citation_meta()},
-    )
+    values = outbox_values(message_id, message_meta, conversation, reply, key)
+    return OutboxRow(**{k: v for k, v in values.items() if k != "metadata"}, meta=values["metadata"])
+
+
+def outbox_values(
+    message_id: int, message_meta: dict[str, str], conversation: Conversation, reply: Reply, key: str
+) -> dict[str, Any]:
+    """The outbox row answering a message, as column values (`metadata` is its column name)."""
+    return {
+        "conversation_id": conversation.id,
+        "in_reply_to": message_id,
+        "idempotency_key": key,
+        "role": Role.BOT.value,
+        "channel": conversation.channel,
+        "conversation_key": conversation.conversation_key,
+        "text": reply.text,
+        "language": reply.language,
+        "source": reply.source.value,
+        "buttons": {"items": [[b.label, b.value] for b in reply.buttons]},
+        "metadata": {**message_meta, **feedback_meta(reply), **reply.citation_meta()},
+    }
 
 
 def feedback_meta(reply: Reply) -> dict[str, str]:
@@ -68,9 +83,101 @@ def feedback_meta(reply: Reply) -> dict[str, str]:
     return {ASK_KEY: ASKED, **({PROMPT_KEY: reply.feedback_prompt} if reply.feedback_prompt else {})}
 
 
+# --- the hot path's statements, built once ---------------------------------------------------
+
+_conversations, _messages, _outbox = ConversationRow.__table__, MessageRow.__table__, OutboxRow.__table__
+_RECEIVED, _ANSWERED = InboundStatus.RECEIVED.value, InboundStatus.ANSWERED.value
+_PENDING, _SENDING = OutboxStatus.PENDING.value, OutboxStatus.SENDING.value
+
+_CONVERSATION_COLUMNS = (
+    _conversations.c.id, _conversations.c.channel, _conversations.c.conversation_key, _conversations.c.customer_id,
+    _conversations.c.language, _conversations.c.mode, _conversations.c.failed_turns, _conversations.c.customer_name,
+)
+# What a `StoredMessage` holds: not the analysis (`understanding`), which no turn reads back.
+_MESSAGE_COLUMNS = (
+    _messages.c.id, _messages.c.conversation_id, _messages.c.channel, _messages.c.platform_message_id,
+    _messages.c.text, _messages.c.kind, _messages.c.status, _messages.c.received_at, _messages.c.metadata,
+)
+
+# Intake: the message's dedupe key and its conversation, in one statement.
+_FIND_INBOUND = select(
+    select(_messages.c.id)
+    .where(_messages.c.channel == bindparam("m_channel"), _messages.c.platform_message_id == bindparam("m_platform_id"))
+    .scalar_subquery(),
+    select(_conversations.c.id)
+    .where(_conversations.c.channel == bindparam("c_channel"), _conversations.c.conversation_key == bindparam("c_key"))
+    .scalar_subquery(),
+)
+_INSERT_CONVERSATION = insert(_conversations).returning(_conversations.c.id)
+_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
+
+# The turn's read.
+_CONVERSATION_OF_MESSAGE = (
+    select(*_CONVERSATION_COLUMNS)
+    .select_from(_conversations.join(_messages, _messages.c.conversation_id == _conversations.c.id))
+    .where(_messages.c.id == bindparam("message_id"))
+)
+_UNANSWERED = (
+    select(*_MESSAGE_COLUMNS)
+    .where(_messages.c.conversation_id == bindparam("conversation_id"), _messages.c.status == _RECEIVED)
+    .order_by(_messages.c.id)
+    .limit(2)
+)
+_HISTORY_INBOUND = (
+    select(_messages.c.id, _messages.c.text, _messages.c.received_at)
+    .where(_messages.c.conversation_id == bindparam("conversation_id"), _messages.c.id < bindparam("before"))
+    .order_by(_messages.c.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+_HISTORY_OUTBOUND = (
+    select(_outbox.c.id, _outbox.c.in_reply_to, _outbox.c.role, _outbox.c.text, _outbox.c.created_at)
+    .where(_outbox.c.conversation_id == bindparam("conversation_id"), _outbox.c.created_at >= bindparam("oldest"))
+    .order_by(_outbox.c.id)
+)
+
+# The turn's write: the message's status is the compare-and-set.
+_ANSWER = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("message_id"), _messages.c.status == _RECEIVED)
+    .values(status=_ANSWERED, answered_at=bindparam("at"), understanding=bindparam("analysis"))
+)
+_UNSENT = (
+    select(_outbox.c.id)
+    .where(_outbox.c.conversation_id == bindparam("conversation_id"), _outbox.c.status.in_((_PENDING, _SENDING)))
+    .limit(1)
+)
+_INSERT_OUTBOX = insert(_outbox).returning(*_outbox.c)
+_CONVERSATION_STATE = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(language=bindparam("new_language"), failed_turns=bindparam("new_failed_turns"))
+)
+
+# Delivery.
+_OUTBOUND = select(*_outbox.c).where(_outbox.c.id == bindparam("outbound_id"))
+_DUE = (
+    select(*_outbox.c)
+    .where(_outbox.c.conversation_id == bindparam("conversation_id"), _outbox.c.status == _PENDING)
+    .order_by(_outbox.c.id)
+)
+_CLAIM = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("outbound_id"), _outbox.c.status == _PENDING)
+    .values(status=_SENDING, sending_since=bindparam("at"))
+    .returning(*_outbox.c)
+)
+_MARK_SENT = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("outbound_id"), _outbox.c.status == _SENDING)
+    .values(status=OutboxStatus.SENT.value, platform_message_id=bindparam("sent_as"), sent_at=bindparam("at"),
+            attempts=_outbox.c.attempts + 1)
+)
+
+
 class SqlStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
 
     # --- intake --------------------------------------------------------------------------
 
@@ -83,47 +190,30 @@ class SqlStore:
         """
         for _ in range(3):
             try:
-                async with self._sessions.begin() as session:
-                    return await self._save_inbound(session, message)
+                async with self._engine.begin() as connection:
+                    return await self._save_inbound(connection, message)
             except IntegrityError:
                 continue
         raise RuntimeError(f"could not store {message.channel} message {message.platform_message_id!r}")
 
-    async def _save_inbound(self, session: AsyncSession, message: InboundMessage) -> tuple[int, bool]:
-        existing = await session.scalar(
-            select(MessageRow.id).where(
-                MessageRow.channel == message.channel, MessageRow.platform_message_id == message.platform_message_id
-            )
-        )
+    async def _save_inbound(self, connection: AsyncConnection, message: InboundMessage) -> tuple[int, bool]:
+        existing, conversation_id = (await connection.execute(_FIND_INBOUND, {
+            "m_channel": message.channel, "m_platform_id": message.platform_message_id,
+            "c_channel": message.channel, "c_key": message.conversation_key,
+        })).one()
         if existing is not None:
             return existing, False
-        conversation_id = await session.scalar(
-            select(ConversationRow.id).where(
-                ConversationRow.channel == message.channel, ConversationRow.conversation_key == message.conversation_key
-            )
-        )
         if conversation_id is None:
-            conversation = ConversationRow(
-                channel=message.channel,
-                conversation_key=message.conversation_key,
-                customer_id=message.sender_id,
-                customer_name=message.sender_name,
-            )
-            session.add(conversation)
-            await session.flush()
-            conversation_id = conversation.id
-        row = MessageRow(
-            conversation_id=conversation_id,
-            channel=message.channel,
-            platform_message_id=message.platform_message_id,
-            sender_id=message.sender_id,
-            text=message.text,
-            kind=message.kind.value,
-            meta=dict(message.metadata),
-        )
-        session.add(row)
-        await session.flush()
-        return row.id, True
+            conversation_id = (await connection.execute(_INSERT_CONVERSATION, {
+                "channel": message.channel, "conversation_key": message.conversation_key,
+                "customer_id": message.sender_id, "customer_name": message.sender_name,
+            })).scalar_one()
+        message_id = (await connection.execute(_INSERT_MESSAGE, {
+            "conversation_id": conversation_id, "channel": message.channel,
+            "platform_message_id": message.platform_message_id, "sender_id": message.sender_id,
+            "text": message.text, "kind": message.kind.value, "metadata": dict(message.metadata),
+        })).scalar_one()
+        return message_id, True
 
     async def get_message(self, message_id: int) -> StoredMessage:
         async with self._sessions() as session:
@@ -144,55 +234,39 @@ class SqlStore:
     async def pending_turn(self, message_id: int, *, history_turns: int) -> PendingTurn:
         """At most four statements in one read transaction, the lookup of the job's conversation included,
         so a turn asks the database once before the model and once after."""
-        async with self._sessions() as session:
-            conversation = await session.scalar(
-                select(ConversationRow).join(MessageRow, MessageRow.conversation_id == ConversationRow.id)
-                .where(MessageRow.id == message_id)
-            )
-            if conversation is None:
+        async with self._engine.begin() as connection:
+            found = (await connection.execute(_CONVERSATION_OF_MESSAGE, {"message_id": message_id})).first()
+            if found is None:
                 raise NotFound(f"message {message_id} does not exist")
-            unanswered = (
-                await session.scalars(
-                    select(MessageRow)
-                    .where(
-                        MessageRow.conversation_id == conversation.id,
-                        MessageRow.status == InboundStatus.RECEIVED.value,
-                    )
-                    .order_by(MessageRow.id)
-                    .limit(2)
-                )
-            ).all()
+            conversation = Conversation(*found)
+            unanswered = (await connection.execute(_UNANSWERED, {"conversation_id": conversation.id})).all()
             if not unanswered:
-                return PendingTurn(_conversation(conversation), None)
-            first = unanswered[0]
-            history = await _history(session, conversation.id, first.id, history_turns)
-        return PendingTurn(_conversation(conversation), stored_message(first), tuple(history), more=len(unanswered) > 1)
+                return PendingTurn(conversation, None)
+            first = _stored(unanswered[0]._mapping)
+            history = await _history_of(connection, conversation.id, first.id, history_turns)
+        return PendingTurn(conversation, first, tuple(history), more=len(unanswered) > 1)
 
     async def record_turn(self, turn: AnsweredTurn, *, claim: bool) -> Outbound | None:
         """The message's status is the compare-and-set: a turn that lost a race writes nothing.
         The conversation row is only written when its state changed."""
         message, conversation, reply = turn.message, turn.conversation, turn.reply
         try:
-            async with self._sessions.begin() as session:
-                answered = await session.execute(
-                    update(MessageRow)
-                    .where(MessageRow.id == message.id, MessageRow.status == InboundStatus.RECEIVED.value)
-                    .values(status=InboundStatus.ANSWERED.value, answered_at=now(), understanding=dict(turn.analysis))
+            async with self._engine.begin() as connection:
+                answered = await connection.execute(
+                    _ANSWER, {"message_id": message.id, "at": now(), "analysis": dict(turn.analysis)}
                 )
                 if answered.rowcount != 1:
                     return None  # nothing was written: committing the empty transaction is harmless
-                row = outbox_row(message.id, message.metadata, conversation, reply, reply_key(message.id))
-                if claim and not await _unsent_exists(session, conversation.id):
-                    row.status, row.sending_since = OutboxStatus.SENDING.value, now()
-                session.add(row)
+                values = outbox_values(message.id, message.metadata, conversation, reply, reply_key(message.id))
+                if claim and (await connection.execute(_UNSENT, {"conversation_id": conversation.id})).first() is None:
+                    values.update(status=_SENDING, sending_since=now())
+                row = (await connection.execute(_INSERT_OUTBOX, values)).one()
                 if (reply.language, turn.failed_turns) != (conversation.language, conversation.failed_turns):
-                    await session.execute(
-                        update(ConversationRow)
-                        .where(ConversationRow.id == conversation.id)
-                        .values(language=reply.language, failed_turns=turn.failed_turns)
-                    )
-                await session.flush()
-                return _outbound(row)
+                    await connection.execute(_CONVERSATION_STATE, {
+                        "conversation_id": conversation.id, "new_language": reply.language,
+                        "new_failed_turns": turn.failed_turns,
+                    })
+                return _outbound_of(row._mapping)
         except IntegrityError:
             return None  # the reply's idempotency key exists: written by another turn
 
@@ -281,43 +355,29 @@ class SqlStore:
     # --- delivery ------------------------------------------------------------------------
 
     async def due_outbound(self, conversation_id: int) -> list[Outbound]:
-        async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxRow)
-                    .where(OutboxRow.conversation_id == conversation_id, OutboxRow.status == OutboxStatus.PENDING.value)
-                    .order_by(OutboxRow.id)
-                )
-            ).all()
-        return [_outbound(r) for r in rows]
+        async with self._engine.begin() as connection:
+            rows = (await connection.execute(_DUE, {"conversation_id": conversation_id})).all()
+        return [_outbound_of(r._mapping) for r in rows]
 
     async def get_outbound(self, outbound_id: int) -> Outbound:
-        async with self._sessions() as session:
-            row = await session.get(OutboxRow, outbound_id)
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(_OUTBOUND, {"outbound_id": outbound_id})).first()
         if row is None:
             raise NotFound(f"outbound {outbound_id} does not exist")
-        return _outbound(row)
+        return _outbound_of(row._mapping)
 
     async def mark_sending(self, outbound_id: int) -> Outbound | None:
         """One UPDATE ... RETURNING: the claim and the row's current state in one round trip."""
-        async with self._sessions.begin() as session:
-            row = await session.scalar(
-                update(OutboxRow)
-                .where(OutboxRow.id == outbound_id, OutboxRow.status == OutboxStatus.PENDING.value)
-                .values(status=OutboxStatus.SENDING.value, sending_since=now())
-                .returning(OutboxRow)
-            )
-            return _outbound(row) if row is not None else None
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(_CLAIM, {"outbound_id": outbound_id, "at": now()})).first()
+        return _outbound_of(row._mapping) if row is not None else None
 
     async def mark_sent(self, outbound_id: int, delivered: Delivered) -> None:
-        await self._transition(
-            outbound_id,
-            OutboxStatus.SENDING,
-            status=OutboxStatus.SENT.value,
-            platform_message_id=delivered.platform_message_id,
-            sent_at=now(),
-            attempts=OutboxRow.attempts + 1,
-        )
+        """sending → sent, once (a compare-and-set on the status)."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                _MARK_SENT, {"outbound_id": outbound_id, "sent_as": delivered.platform_message_id, "at": now()}
+            )
 
     async def mark_retry(self, outbound_id: int, error: str, *, delay: float) -> None:
         await self._transition(
@@ -384,6 +444,30 @@ async def _history(session: AsyncSession, conversation_id: int, before_message_i
     return [turn for _, turn in keyed][-limit * 2 :]
 
 
+async def _history_of(connection: AsyncConnection, conversation_id: int, before_message_id: int,
+                      limit: int) -> list[Turn]:
+    """`_history` on the hot path's Core statements (the same turns, in the same order)."""
+    if limit <= 0:
+        return []
+    params = {"conversation_id": conversation_id}
+    inbound = (await connection.execute(_HISTORY_INBOUND, {**params, "before": before_message_id, "limit": limit})).all()
+    if not inbound:
+        return []
+    oldest = min(m.received_at for m in inbound)
+    outbound = (await connection.execute(_HISTORY_OUTBOUND, {**params, "oldest": oldest})).all()
+    received = {m.id: m.received_at for m in inbound}
+    keyed: list[tuple[tuple[datetime, int, int], Turn]] = [
+        ((m.received_at, 0, m.id), Turn(Role.CUSTOMER, m.text)) for m in inbound
+    ]
+    for o in outbound:
+        if o.in_reply_to is not None and o.in_reply_to >= before_message_id:
+            continue
+        anchor = received.get(o.in_reply_to or -1, o.created_at)
+        keyed.append(((anchor, 1, o.id), Turn(Role(o.role), o.text)))
+    keyed.sort(key=lambda pair: pair[0])
+    return [turn for _, turn in keyed][-limit * 2 :]
+
+
 async def _unsent_exists(session: AsyncSession, conversation_id: int) -> bool:
     """Whether an earlier row of the conversation still waits or is being sent: a new row must
     then queue behind it rather than be sent at once."""
@@ -425,20 +509,35 @@ def stored_message(row: MessageRow) -> StoredMessage:
     )
 
 
-def _outbound(row: OutboxRow) -> Outbound:
-    items = (row.buttons or {}).get("items", [])
+def _stored(row: Mapping[str, Any]) -> StoredMessage:
+    return StoredMessage(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        channel=row["channel"],
+        platform_message_id=row["platform_message_id"],
+        text=row["text"],
+        kind=ContentKind(row["kind"]),
+        status=InboundStatus(row["status"]),
+        received_at=row["received_at"],
+        metadata=dict(row["metadata"] or {}),
+    )
+
+
+def _outbound_of(row: Mapping[str, Any]) -> Outbound:
+    """An outbox row read by a Core statement (its columns by name)."""
+    items = (row["buttons"] or {}).get("items", [])
     return Outbound(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        channel=row.channel,
-        conversation_key=row.conversation_key,
-        text=row.text,
-        idempotency_key=row.idempotency_key,
-        language=row.language,
-        status=OutboxStatus(row.status),
-        attempts=row.attempts,
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        channel=row["channel"],
+        conversation_key=row["conversation_key"],
+        text=row["text"],
+        idempotency_key=row["idempotency_key"],
+        language=row["language"],
+        status=OutboxStatus(row["status"]),
+        attempts=row["attempts"],
         buttons=tuple(Button(label, value) for label, value in items),
-        last_error=row.last_error,
-        not_before=row.not_before,
-        metadata=dict(row.meta or {}),
+        last_error=row["last_error"],
+        not_before=row["not_before"],
+        metadata=dict(row["metadata"] or {}),
     )
