@@ -10,10 +10,12 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bots.probes import Readiness, readiness, refresh_gauges
 from bots.runtime import Runtime
@@ -42,21 +44,7 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
     app.state.runtime = runtime
     limit = runtime.settings.max_body_bytes
 
-    @app.middleware("http")
-    async def bounded_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Refuse oversized bodies before any handler reads them (413), and time webhooks."""
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
-        if request.method == "POST" and declared is None:
-            body = await request.body()
-            if len(body) > limit:
-                return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
-        started = time.perf_counter()
-        response = await call_next(request)
-        if request.url.path.startswith("/webhooks/"):
-            observe_webhook(request.url.path, response.status_code, time.perf_counter() - started)
-        return response
+    app.add_middleware(BoundedBody, limit=limit)
 
     mounted: set[tuple[str, str]] = set()
     for route in runtime.routes:
@@ -86,6 +74,64 @@ def create_app(runtime: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         return PlainTextResponse(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class BoundedBody:
+    """Refuses oversized bodies before any handler reads them (413), and times webhooks.
+
+    Plain ASGI: Starlette's `BaseHTTPMiddleware` (`@app.middleware("http")`) runs every request
+    in a task group of its own, behind memory streams, which costs each webhook's ack more than
+    the checks here do."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        if scope["method"] == "POST" and declared is None:  # chunked: read it whole, then replay it
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > self.limit:
+                    await self._refuse(scope, receive, send)
+                    return
+            receive = _replay(b"".join(chunks), receive)
+        path = scope["path"]
+        if not path.startswith("/webhooks/"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                observe_webhook(path, message["status"], time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, timed)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await JSONResponse({"error": f"body larger than {self.limit} bytes"}, status_code=413)(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands out `body` once, then whatever the connection says next."""
+    pending: list[dict[str, Any]] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 async def sla_ticker(runtime: Runtime, every: float = SLA_CHECK_SECONDS) -> None:
