@@ -14,7 +14,10 @@ is always on the confidence. Labelled out-of-scope examples, when
 present, train an extra class that rejects on its own as well.
 With an encoder (:mod:`core.nlu.encoders`) its embedding of the message
 joins the features; callers that already have the vector (retrieval
-computed it) pass it in, so a message is encoded once.
+computed it) pass it in, so a message is encoded once. The same vector's
+cosine with each intent's nearest training example, weighted, is added to
+that intent's score (:mod:`core.nlu.intent_neighbours`; not with labelled
+out-of-scope examples).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 
 from core.nlu.calibration import fit_temperature, softmax
-from core.nlu import nearest_examples
+from core.nlu import intent_neighbours, nearest_examples
 from core.nlu.encoders import EncoderUnavailable, load_encoder
+from core.nlu.intent_neighbours import IntentNeighbours
 from core.nlu.nearest_examples import NearestExamples
 from core.nlu.errors import ModelFileError, TrainingDataError
 from core.nlu.features import FeatureConfig, TextFeaturizer
@@ -81,6 +85,11 @@ class IntentModelConfig:
     # fold) with the fewest in-scope losses. None: the in-scope rejection rule in any case.
     oos_recall_target: float | None = DEFAULT_OOS_RECALL_TARGET
     random_state: int = 0
+    # With an encoder and no labelled out-of-scope examples: the weight of each intent's nearest
+    # training example's cosine in its score (core.nlu.intent_neighbours); 0: off. 8 had the best
+    # mean accuracy on the 80/20 dev splits of BANKING77 and CLINC150 train: 0.9512, against
+    # 0.9506 at 12, 0.9499 at 16, 0.9491 at 24 and 0.9482 without (infra/bench/intents.py).
+    neighbour_weight: float = 8.0
     # Where training finds the encoder's rows of its examples (see core.nlu.example_vectors);
     # None: the encoder is run on them. Not part of the trained model.
     example_vectors: ExampleVectors | None = field(default=None, compare=False)
@@ -101,7 +110,7 @@ class _LinearScorer:
 class IntentModel:
     """A trained intent classifier; build one with :meth:`train` or :meth:`load`."""
 
-    __slots__ = ("_featurizer", "_scorer", "_temperature", "oos_label", "threshold", "_nearest")
+    __slots__ = ("_featurizer", "_scorer", "_temperature", "oos_label", "threshold", "_nearest", "_neighbours")
 
     def __init__(
         self,
@@ -111,6 +120,7 @@ class IntentModel:
         oos_label: str,
         threshold: float,
         nearest: NearestExamples | None = None,
+        neighbours: IntentNeighbours | None = None,
     ) -> None:
         self._featurizer = featurizer
         self._scorer = scorer
@@ -118,6 +128,7 @@ class IntentModel:
         self.oos_label = oos_label
         self.threshold = threshold  # on the calibrated confidence; what an override replaces
         self._nearest = nearest
+        self._neighbours = neighbours
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -150,6 +161,14 @@ class IntentModel:
         targets = np.array([classes.index(label) for label in labels])
         folds = _folds(targets, config)
         oof_scores = _out_of_fold_scores(features, targets, len(classes), config, folds)
+        neighbours = None
+        # Not with labelled out-of-scope examples: CLINC150 then kept 0.9413 of in-scope messages
+        # with the term against 0.9527 without (see core.nlu.intent_neighbours).
+        if (config.neighbour_weight > 0 and config.features.encoder is not None and embeddings is not None
+                and oos_label not in classes):
+            neighbours, oof_neighbours = intent_neighbours.fit(
+                embeddings, targets, len(classes), config.neighbour_weight, folds)
+            oof_scores = oof_scores + oof_neighbours
         temperature = fit_temperature(oof_scores, targets)
         evidence = _evidence(softmax(oof_scores, temperature), targets, classes, oos_label)
 
@@ -167,7 +186,7 @@ class IntentModel:
                 np.asarray(embeddings, dtype=np.float32), ~evidence.is_oos, oof_scores.max(axis=1), folds)
             nearest = replace(rule, threshold=threshold_on(in_scope_scores))
         scorer = _fit_scorer(features, targets, classes, config)
-        return cls(featurizer, scorer, temperature, oos_label, threshold_on(evidence.confidence), nearest)
+        return cls(featurizer, scorer, temperature, oos_label, threshold_on(evidence.confidence), nearest, neighbours)
 
     @property
     def encoder(self) -> str | None:
@@ -189,8 +208,8 @@ class IntentModel:
         if not texts:
             return []
         nearest = getattr(self, "_nearest", None) if threshold is None else None  # absent in older model files
-        if nearest is not None and embeddings is None:
-            embeddings = load_encoder(self._featurizer.encoder or "").encode(list(texts))
+        if (nearest is not None or self._neighbour_term is not None) and embeddings is None:
+            embeddings = self._encode(texts)
         scores = self.scores(texts, embeddings)
         probabilities = softmax(scores, self._temperature)
         best = probabilities.argmax(axis=1)
@@ -208,8 +227,22 @@ class IntentModel:
         return softmax(self.scores(texts, embeddings), self._temperature)
 
     def scores(self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None) -> NDArray[np.float64]:
-        """Raw linear scores (before the softmax), columns ordered as :attr:`labels`."""
-        return self._scorer.scores(self._featurizer.transform(list(texts), embeddings))
+        """Raw scores (before the softmax): the linear model's plus, when the model has them, its
+        nearest examples' (:mod:`core.nlu.intent_neighbours`); columns ordered as :attr:`labels`."""
+        neighbours = self._neighbour_term
+        if neighbours is not None and embeddings is None:
+            embeddings = self._encode(texts)  # once, for the features and the neighbours
+        linear = self._scorer.scores(self._featurizer.transform(list(texts), embeddings))
+        if neighbours is None:
+            return linear
+        return linear + neighbours.scores(embeddings)  # type: ignore[arg-type]
+
+    @property
+    def _neighbour_term(self) -> IntentNeighbours | None:
+        return getattr(self, "_neighbours", None)  # absent in model files saved before the term
+
+    def _encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return load_encoder(self._featurizer.encoder or "").encode(list(texts))
 
     def save(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> None:
         """Write the model (and optional ``metadata``) to ``path`` (see :mod:`core.nlu.model_file`)."""
