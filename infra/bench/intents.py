@@ -3,15 +3,18 @@ out-of-scope methods, on BANKING77 and CLINC150, each against the TF-IDF-only ba
 same run.
 
     python -m infra.bench.intents [--banking CSV] [--clinc JSON] [--embeddings DIR] [--oos-class] [--clinc-dev]
-                                  [--parts choice cv clinc product]
+                                  [--neighbours W ...] [--parts choice cv clinc product]
 
 Protocol (the official test splits are not used, nor seen):
 
 * model choice: BANKING77 ``train.csv`` split 80/20 (stratified, seed 0) and CLINC150 ``train``
   split 80/20 the same way; every (encoder weight, C) on the grid is trained on the 80 and scored
-  on the 20; the configuration with the best mean of the two is chosen.
-* reported: BANKING77 5-fold cross-validation of the chosen configuration and of TF-IDF alone;
-  CLINC150 in-scope accuracy on ``val`` after training on ``train``.
+  on the 20; the configuration with the best mean of the two is chosen. Then, for that
+  configuration, the weight of the nearest-example term (:mod:`core.nlu.intent_neighbours`,
+  ``--neighbours``: several weights are a grid judged the same way; 0 turns it off).
+* reported: BANKING77 5-fold cross-validation of TF-IDF alone and of the chosen configuration
+  without and with the nearest-example term (the same SVM each fold); CLINC150 in-scope accuracy
+  on ``val`` after training on ``train``, and the out-of-scope methods, for each of them.
 * out of scope (CLINC150): the 200 labelled out-of-scope examples (``oos_train`` + ``oos_val``)
   are split into 5 disjoint folds. Each method sets its threshold on 4 folds (the score that
   rejects ``--target`` of them) and is judged on the fifth: recall there, and in-scope accuracy on
@@ -50,6 +53,7 @@ from numpy.typing import NDArray
 
 from core.nlu.encoders import load_encoder
 from core.nlu.features import FeatureConfig, TextFeaturizer
+from core.nlu.intent_neighbours import IntentNeighbours
 from core.nlu.intents import IntentModel, IntentModelConfig, svm_c
 
 # Where BANKING77 and CLINC150 lie (`banking77/train.csv`, `clinc150/train_val.json`): CSBOT_BENCH_DATA.
@@ -117,13 +121,30 @@ def clinc150(path: Path, cache: Path | None) -> dict[str, Split]:
     return splits
 
 
-def config(weight: float, c: float) -> IntentModelConfig:
+def config(weight: float, c: float, neighbours: float = 0.0) -> IntentModelConfig:
+    """TF-IDF plus `weight` x the encoder (none at 0), the SVM's `C`, and the nearest-example
+    term's weight (only with the encoder)."""
     features = FeatureConfig(encoder=ENCODER, encoder_weight=weight) if weight > 0 else FeatureConfig()
-    return IntentModelConfig(features=features, svm_c=c)
+    return IntentModelConfig(features=features, svm_c=c, neighbour_weight=neighbours if weight > 0 else 0.0)
 
 
-def accuracy_of(train: Split, test: Split, conf: IntentModelConfig) -> tuple[float, float]:
-    """Held-out accuracy of a linear SVM on ``conf``'s features, and the seconds it trained."""
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """A linear SVM's decision scores on held-out messages and, with an encoder, each intent's
+    best cosine among the training examples: the accuracy at any nearest-example weight."""
+
+    scores: NDArray[np.float64]
+    cosines: NDArray[np.float64] | None
+    correct: NDArray[np.intp]  # column of each message's true label (-1: unseen in training)
+    seconds: float
+
+    def accuracy(self, neighbours: float = 0.0) -> float:
+        scores = self.scores if self.cosines is None or neighbours <= 0 else self.scores + neighbours * self.cosines
+        return float(np.mean(scores.argmax(axis=1) == self.correct))
+
+
+def held_out(train: Split, test: Split, conf: IntentModelConfig) -> HeldOut:
+    """Train a linear SVM on ``conf``'s features of `train`; score `test` (and time the fit)."""
     from sklearn.svm import LinearSVC
 
     started = time.perf_counter()
@@ -132,8 +153,20 @@ def accuracy_of(train: Split, test: Split, conf: IntentModelConfig) -> tuple[flo
         featurizer.fit_transform(train.texts, train.vectors), train.labels
     )
     seconds = time.perf_counter() - started
-    predicted = svm.predict(featurizer.transform(test.texts, test.vectors))
-    return float(np.mean(predicted == np.asarray(test.labels))), seconds
+    scores = svm.decision_function(featurizer.transform(test.texts, test.vectors))
+    classes = list(svm.classes_)
+    correct = np.array([classes.index(label) if label in classes else -1 for label in test.labels])
+    cosines = None
+    if conf.features.encoder is not None:
+        targets = np.searchsorted(svm.classes_, np.asarray(train.labels))
+        cosines = IntentNeighbours.of(train.vectors, targets, len(classes), 1.0).scores(test.vectors)
+    return HeldOut(np.asarray(scores, dtype=np.float64), cosines, correct, seconds)
+
+
+def accuracy_of(train: Split, test: Split, conf: IntentModelConfig) -> tuple[float, float]:
+    """Held-out accuracy of ``conf`` (its nearest-example term included), and the seconds it trained."""
+    result = held_out(train, test, conf)
+    return result.accuracy(conf.neighbour_weight), result.seconds
 
 
 def split_80_20(data: Split) -> tuple[Split, Split]:
@@ -144,41 +177,65 @@ def split_80_20(data: Split) -> tuple[Split, Split]:
     return data.rows(fit), data.rows(held)
 
 
-def choose(dev_sets: dict[str, Split], weights: Sequence[float], cs: Sequence[float]) -> IntentModelConfig:
-    """The grid on 80/20 dev splits of `dev_sets`; the best mean accuracy wins."""
+def choose(
+    dev_sets: dict[str, Split], weights: Sequence[float], cs: Sequence[float], neighbours: Sequence[float]
+) -> IntentModelConfig:
+    """The grid on 80/20 dev splits of `dev_sets`; the best mean accuracy wins. Then the
+    nearest-example weight of the winner (with an encoder), the same way."""
     dev = {name: split_80_20(data) for name, data in dev_sets.items()}
     print(f"model choice: 80/20 dev splits of {', '.join(dev)}")
     print(f"{'weight':>6} {'C':>4} " + " ".join(f"{name:>9}" for name in dev) + f" {'mean':>6} {'fit s':>6}")
-    best, best_mean = config(0.0, 1.0), -1.0
+    best, best_mean, best_held = config(0.0, 1.0), -1.0, None
     for weight in weights:
         for c in cs:
             conf = config(weight, c)
-            scores = [accuracy_of(fit, held, conf) for fit, held in dev.values()]
-            mean = float(np.mean([a for a, _ in scores]))
-            print(f"{weight:>6.1f} {c:>4.1f} " + " ".join(f"{a:>9.4f}" for a, _ in scores)
-                  + f" {mean:>6.4f} {sum(s for _, s in scores):>6.1f}", flush=True)
+            results = [held_out(fit, held, conf) for fit, held in dev.values()]
+            mean = float(np.mean([r.accuracy() for r in results]))
+            print(f"{weight:>6.1f} {c:>4.1f} " + " ".join(f"{r.accuracy():>9.4f}" for r in results)
+                  + f" {mean:>6.4f} {sum(r.seconds for r in results):>6.1f}", flush=True)
             if mean > best_mean:
-                best, best_mean = conf, mean
-    return best
+                best, best_mean, best_held = conf, mean, results
+    if best.features.encoder is None or not neighbours or best_held is None:
+        return best
+    print(f"nearest-example weight for {describe(best)}:")
+    print(f"{'weight':>6} " + " ".join(f"{name:>9}" for name in dev) + f" {'mean':>6}")
+    best_weight, best_mean = 0.0, -1.0
+    for weight in sorted({0.0, *neighbours}):
+        accuracies = [r.accuracy(weight) for r in best_held]
+        print(f"{weight:>6.1f} " + " ".join(f"{a:>9.4f}" for a in accuracies) + f" {np.mean(accuracies):>6.4f}", flush=True)
+        if np.mean(accuracies) > best_mean:
+            best_weight, best_mean = weight, float(np.mean(accuracies))
+    return replace(best, neighbour_weight=best_weight)
 
 
 def describe(conf: IntentModelConfig) -> str:
     weight = conf.features.encoder_weight if conf.features.encoder else 0.0
-    return f"TF-IDF + {weight:g} x {ENCODER}, C={svm_c(conf):g}" if weight else f"TF-IDF alone, C={svm_c(conf):g}"
+    if not weight:
+        return f"TF-IDF alone, C={svm_c(conf):g}"
+    neighbours = f" + {conf.neighbour_weight:g} x nearest example" if conf.neighbour_weight > 0 else ""
+    return f"TF-IDF + {weight:g} x {ENCODER}, C={svm_c(conf):g}{neighbours}"
 
 
 def banking_cv(banking: Split, chosen: IntentModelConfig, folds: int) -> None:
+    """TF-IDF alone, `chosen` without its nearest-example term and with it (one SVM for both)."""
     from sklearn.model_selection import StratifiedKFold
 
     splitter = StratifiedKFold(folds, shuffle=True, random_state=SEED)
-    results: dict[str, list[float]] = {describe(config(0.0, 1.0)): [], describe(chosen): []}
+    baseline, without = config(0.0, 1.0), replace(chosen, neighbour_weight=0.0)
+    variants = [baseline, without] + ([chosen] if chosen != without else [])
+    results: dict[str, list[float]] = {describe(conf): [] for conf in variants}
     for fit, held in splitter.split(np.zeros(len(banking.labels)), banking.labels):
-        for conf in (config(0.0, 1.0), chosen):
-            results[describe(conf)].append(accuracy_of(banking.rows(fit), banking.rows(held), conf)[0])
-    base, ours = (np.asarray(v) for v in results.values())
-    print(f"BANKING77 {folds}-fold CV accuracy: {describe(config(0.0, 1.0))} {base.mean():.4f} "
-          f"(min {base.min():.4f}); {describe(chosen)} {ours.mean():.4f} (min {ours.min():.4f}); "
-          f"ratio {ours.mean() / base.mean():.3f}")
+        base = held_out(banking.rows(fit), banking.rows(held), baseline)
+        ours = held_out(banking.rows(fit), banking.rows(held), without) if without != baseline else base
+        results[describe(baseline)].append(base.accuracy())
+        for conf in variants[1:]:
+            results[describe(conf)].append(ours.accuracy(conf.neighbour_weight))
+        _say(f"BANKING77 fold {len(results[describe(baseline)])}: "
+             + "; ".join(f"{name} {values[-1]:.4f}" for name, values in results.items()))
+    base_mean = float(np.mean(results[describe(baseline)]))
+    print(f"BANKING77 {folds}-fold CV accuracy: " + "; ".join(
+        f"{name} {np.mean(values):.4f} (min {np.min(values):.4f}, ratio {np.mean(values) / base_mean:.3f})"
+        for name, values in results.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,15 +371,16 @@ def product(clinc: dict[str, Split]) -> None:
 
 
 def speed(models: dict[str, IntentModel], data: Split, n: int = 300) -> None:
-    """Per-message cost of classifying given the vector retrieval computed, against TF-IDF alone."""
+    """Per-message cost of classifying given the vector retrieval computed, against TF-IDF alone
+    (the first model)."""
     costs = {}
     for name, model in models.items():
         started = time.perf_counter()
         for text, row in zip(data.texts[:n], data.vectors[:n], strict=True):
             model.predict(text, embedding=row)
         costs[name] = (time.perf_counter() - started) / n * 1000
-    base, ours = costs.values()
-    print(f"per message, vector given: {' ; '.join(f'{k} {v:.2f} ms' for k, v in costs.items())}; ratio {ours / base:.2f}")
+    base = next(iter(costs.values()))
+    print("per message, vector given: " + " ; ".join(f"{k} {v:.2f} ms (ratio {v / base:.2f})" for k, v in costs.items()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -340,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         choices=("choice", "cv", "clinc", "product"), help="which experiments to run")
     parser.add_argument("--choose-on", nargs="+", default=("BANKING77", "CLINC150"), choices=("BANKING77", "CLINC150"))
     parser.add_argument("--weight", type=float, default=None, help="skip the choice: this encoder weight")
+    parser.add_argument("--neighbours", type=float, nargs="+", default=(IntentModelConfig().neighbour_weight,),
+                        help="nearest-example weights to choose from on the dev splits (one: that weight; 0: off)")
     parser.add_argument("--clinc-dev", action="store_true",
                         help="out-of-scope comparison trained on 80%% of CLINC val (minutes, not an hour)")
     args = parser.parse_args(argv)
@@ -351,9 +411,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         product(clinc)
     if "choice" in args.parts:
         dev_sets = {"BANKING77": banking, "CLINC150": clinc["train"] if clinc else None}
-        chosen = choose({k: v for k, v in dev_sets.items() if k in args.choose_on and v is not None}, args.weights, args.cs)
+        chosen = choose({k: v for k, v in dev_sets.items() if k in args.choose_on and v is not None}, args.weights, args.cs,
+                        args.neighbours)
     else:
-        chosen = config(args.weight if args.weight is not None else FeatureConfig().encoder_weight, args.cs[0])
+        chosen = config(args.weight if args.weight is not None else FeatureConfig().encoder_weight, args.cs[0],
+                        args.neighbours[0])
     print(f"chosen: {describe(chosen)}")
     if "cv" in args.parts and banking is not None:
         banking_cv(banking, chosen, args.folds)
@@ -362,21 +424,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     baseline = config(0.0, 1.0)
     train, val = split_80_20(clinc["val"]) if args.clinc_dev else (clinc["train"], clinc["val"])
     where = "80% of val -> the other 20%" if args.clinc_dev else "train -> val"
-    models = {}
-    for conf in (baseline, chosen):
+    models, configs = {}, {}
+    without = replace(chosen, neighbour_weight=0.0)
+    for conf in dict.fromkeys((baseline, without, chosen)):  # without the nearest-example term, and with it
+        configs[describe(conf)] = conf
         models[describe(conf)] = model = IntentModel.train(
             list(zip(train.texts, train.labels, strict=True)), embeddings=train.vectors, config=conf)
         predictions = model.predict_batch(val.texts, threshold=0.0, embeddings=val.vectors)
         accuracy = float(np.mean([p.intent == label for p, label in zip(predictions, val.labels, strict=True)]))
-        print(f"CLINC150 {where} in-scope accuracy (no rejection), {describe(conf)}: {accuracy:.4f}")
+        print(f"CLINC150 {where} in-scope accuracy (no rejection), {describe(conf)}: {accuracy:.4f}", flush=True)
     speed(models, val)
     oos = clinc["oos_train"] + clinc["oos_val"]
     for name, model in models.items():
+        conf = configs[name]
         for target in args.target:
             print(f"[{name}]")
-            fusion = choose_fusion(train, chosen, oos, target) if name == describe(chosen) else None
+            fusion = choose_fusion(train, conf, oos, target) if conf.features.encoder else None
             threshold_methods(model, train, val, oos, target, fusion)
-            if args.oos_class and name == describe(chosen):
+            if args.oos_class and conf == chosen:
                 oos_class(train, val, oos, chosen, target)
     return 0
 
