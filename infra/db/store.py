@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -431,17 +431,7 @@ async def _history(session: AsyncSession, conversation_id: int, before_message_i
             .order_by(OutboxRow.id)
         )
     ).all()
-    received = {m.id: m.received_at for m in inbound}
-    keyed: list[tuple[tuple[datetime, int, int], Turn]] = [
-        ((m.received_at, 0, m.id), Turn(Role.CUSTOMER, m.text)) for m in inbound
-    ]
-    for o in outbound:
-        if o.in_reply_to is not None and o.in_reply_to >= before_message_id:
-            continue
-        anchor = received.get(o.in_reply_to or -1, o.created_at)
-        keyed.append(((anchor, 1, o.id), Turn(Role(o.role), o.text)))
-    keyed.sort(key=lambda pair: pair[0])
-    return [turn for _, turn in keyed][-limit * 2 :]
+    return _interleaved(inbound, outbound, before_message_id, limit)
 
 
 async def _history_of(connection: AsyncConnection, conversation_id: int, before_message_id: int,
@@ -455,6 +445,13 @@ async def _history_of(connection: AsyncConnection, conversation_id: int, before_
         return []
     oldest = min(m.received_at for m in inbound)
     outbound = (await connection.execute(_HISTORY_OUTBOUND, {**params, "oldest": oldest})).all()
+    return _interleaved(inbound, outbound, before_message_id, limit)
+
+
+def _interleaved(inbound: Sequence[Any], outbound: Sequence[Any], before_message_id: int, limit: int) -> list[Turn]:
+    """Customer messages and the replies anchored to the message they answer, oldest first, the
+    last `limit` pairs' worth; a reply to this message or a later one is not history yet. Rows are
+    ORM objects or Core rows: both have the attributes read here."""
     received = {m.id: m.received_at for m in inbound}
     keyed: list[tuple[tuple[datetime, int, int], Turn]] = [
         ((m.received_at, 0, m.id), Turn(Role.CUSTOMER, m.text)) for m in inbound
