@@ -13,7 +13,7 @@ from typing import Any
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Integer, bindparam, insert, select, update
+from sqlalchemy import Integer, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -242,7 +242,7 @@ class SqlStore:
             unanswered = (await connection.execute(_UNANSWERED, {"conversation_id": conversation.id})).all()
             if not unanswered:
                 return PendingTurn(conversation, None)
-            first = _stored(unanswered[0]._mapping)
+            first = stored_message(unanswered[0])
             history = await _history_of(connection, conversation.id, first.id, history_turns)
         return PendingTurn(conversation, first, tuple(history), more=len(unanswered) > 1)
 
@@ -492,7 +492,10 @@ def _conversation(row: ConversationRow) -> Conversation:
     )
 
 
-def stored_message(row: MessageRow) -> StoredMessage:
+def stored_message(row: MessageRow | Row[Any]) -> StoredMessage:
+    """A message as the ORM loads it or as a hot-path Core statement reads it (`_MESSAGE_COLUMNS`):
+    the same attributes, but the ORM's `meta` is the column `metadata`."""
+    metadata = row.meta if isinstance(row, MessageRow) else row.metadata
     return StoredMessage(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -502,21 +505,7 @@ def stored_message(row: MessageRow) -> StoredMessage:
         kind=ContentKind(row.kind),
         status=InboundStatus(row.status),
         received_at=row.received_at,
-        metadata=dict(row.meta or {}),
-    )
-
-
-def _stored(row: Mapping[str, Any]) -> StoredMessage:
-    return StoredMessage(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        channel=row["channel"],
-        platform_message_id=row["platform_message_id"],
-        text=row["text"],
-        kind=ContentKind(row["kind"]),
-        status=InboundStatus(row["status"]),
-        received_at=row["received_at"],
-        metadata=dict(row["metadata"] or {}),
+        metadata=dict(metadata or {}),
     )
 
 
