@@ -13,10 +13,11 @@ Every run has its own namespace (`CSBOT_NAMESPACE`: Redis keys and queue names) 
 platform message ids, so a reused database or Redis never dedupes or mixes a run's messages;
 only the run's own keys are deleted at the end. Each message is its own conversation, all
 posted at once up to --parallel. Prints both throughputs and their ratio, reply latencies, the
-webhook ack latency of the burst and of a probe (one webhook at a time, every --probe-interval
-seconds, at most --probes, from when the burst is acked until it is answered: what a platform
-sees while the worker runs at full load on the same machine, apart from the web process's own
-queue of the burst's posts),
+webhook ack latency of the burst, and the ack under load: after the burst, the worker is paused
+(SIGSTOP) while a backlog (--backlog, default --messages) is posted, then resumed, and while it
+drains that backlog a probe posts one webhook at a time, every --probe-interval seconds, at most
+--probes: what a platform sees while the worker runs at full load on the same machine, without
+the web process's own queue of a burst's posts,
 generations in flight at the LLM server (the most seen at once), the worker's RSS before and
 after, replies per message, and understanding's own cost per message (the worker's batching
 encoder: its seconds per text; and encoder + intent model + NLU for one message on one thread,
@@ -32,6 +33,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -40,7 +42,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -77,8 +79,13 @@ class Result:
         return (f"{self.name:<9} {len(self.latencies)} answered in {self.seconds:6.2f}s  {self.throughput:8.1f} msg/s  "
                 f"reply p50 {quantile(self.latencies, 50) * 1000:7.1f} ms  p99 {quantile(self.latencies, 99) * 1000:7.1f} ms  "
                 f"burst ack p50 {quantile(self.acks, 50) * 1000:6.1f} ms  p99 {quantile(self.acks, 99) * 1000:6.1f} ms  "
-                f"probe ack p50 {quantile(self.probe_acks, 50) * 1000:6.1f} ms  p99 {quantile(self.probe_acks, 99) * 1000:6.1f} ms "
-                f"(n={len(self.probe_acks)})  duplicates {self.duplicates}")
+                f"{self.loaded()}  duplicates {self.duplicates}")
+
+    def loaded(self) -> str:
+        if not self.probe_acks:
+            return "ack under load: no probes"
+        return (f"ack under load p50 {quantile(self.probe_acks, 50) * 1000:6.1f} ms  "
+                f"p99 {quantile(self.probe_acks, 99) * 1000:6.1f} ms (n={len(self.probe_acks)})")
 
 
 def quantile(values: list[float], q: int) -> float:
@@ -212,25 +219,48 @@ async def probe_acks(port: int, prefix: str, stop: asyncio.Event, interval: floa
     return ids, acks
 
 
-async def phase(name: str, port: int, bodies: list[dict[str, str]], replies: Replies, parallel: int, timeout: float,
-                probe_interval: float = 0.0, probes: int = 0) -> Result:
-    """The burst of `bodies`; with `probe_interval`, probe acks run once the burst is acked, until
-    it is answered (the probes are answered too, and checked for duplicates, but not counted in
-    throughput)."""
+async def phase(name: str, port: int, bodies: list[dict[str, str]], replies: Replies, parallel: int,
+                timeout: float) -> Result:
+    """The burst of `bodies`, timed from its first post to its last reply."""
     started = time.time()
-    stop = asyncio.Event()
     sent_at, acks = await post_all(port, bodies, parallel)
-    probing = (asyncio.create_task(probe_acks(port, f"{bodies[0]['id']}q", stop, probe_interval, probes))
-               if probe_interval and probes else None)
     keys = list(sent_at)
     await asyncio.to_thread(replies.wait, keys, timeout)
-    stop.set()
-    probe_ids, probed = await probing if probing is not None else ([], [])
-    await asyncio.to_thread(replies.wait, probe_ids, timeout)
     await asyncio.to_thread(replies.settle)
     last = max(replies.at[k] for k in keys)
-    duplicates = sum(replies.copies[k] - 1 for k in [*keys, *probe_ids])
-    return Result(name, last - started, [replies.at[k] - sent_at[k] for k in keys], acks, probed or acks, duplicates)
+    duplicates = sum(replies.copies[k] - 1 for k in keys)
+    return Result(name, last - started, [replies.at[k] - sent_at[k] for k in keys], acks, [], duplicates)
+
+
+async def loaded_acks(port: int, worker: subprocess.Popen[bytes], backlog: list[dict[str, str]], replies: Replies,
+                      parallel: int, timeout: float, interval: float, most: int) -> tuple[list[float], int]:
+    """Webhook acks while the worker drains a backlog: the worker is paused (SIGSTOP) while the
+    backlog is posted, so the web process is idle again when probing starts and the worker is
+    at full load for as long as the backlog lasts. Returns the probe acks and duplicates."""
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        await post_all(port, backlog, parallel)
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    stop = asyncio.Event()
+    probing = asyncio.create_task(probe_acks(port, f"{backlog[0]['id']}q", stop, interval, most))
+    keys = [b["id"] for b in backlog]
+    await asyncio.to_thread(replies.wait, keys, timeout)
+    stop.set()
+    probe_ids, probed = await probing
+    await asyncio.to_thread(replies.wait, probe_ids, timeout)
+    await asyncio.to_thread(replies.settle)
+    return probed, sum(replies.copies[k] - 1 for k in [*keys, *probe_ids])
+
+
+async def under_load(result: Result, stack: Stack, backlog: list[dict[str, str]], replies: Replies,
+                     args: argparse.Namespace, timeout: float) -> Result:
+    """`result` with the stack's acks under load (none with --probes 0)."""
+    if not args.probes:
+        return result
+    probed, duplicates = await loaded_acks(stack.port, stack.worker, backlog, replies, args.parallel, timeout,
+                                           args.probe_interval, args.probes)
+    return replace(result, probe_acks=probed, duplicates=result.duplicates + duplicates)
 
 
 class Stack:
@@ -276,18 +306,21 @@ async def run(args: argparse.Namespace) -> None:
         wait_port(llm_port, llm)
         with Stack("bare", env, args.concurrency) as bare_stack:
             await phase("warm-up", bare_stack.port, [{"id": f"{run_id}-wb", "text": "-"}], replies, 1, 120)
-            bare = await phase("bare", bare_stack.port, bodies(f"{run_id}-b", args.messages), replies, args.parallel, 300,
-                               args.probe_interval, args.probes)
+            bare = await phase("bare", bare_stack.port, bodies(f"{run_id}-b", args.messages), replies, args.parallel, 300)
+            bare = await under_load(bare, bare_stack, bodies(f"{run_id}-bl", args.backlog or args.messages), replies,
+                                    args, 300)
         with Stack("pipeline", env, args.concurrency) as pipe_stack:
             warm = [{"id": f"{run_id}-wp{i}", "text": q} for i, q in enumerate(QUESTIONS)]
             await phase("warm-up", pipe_stack.port, warm, replies, len(warm), 300)
             rss_before = rss_mib(pipe_stack.worker.pid)
             llm_stats(llm_port, reset=True)
             encoder_before = encoder_stats(client, settings)
-            pipe = await phase("pipeline", pipe_stack.port, bodies(f"{run_id}-p", args.messages), replies, args.parallel, 900,
-                               args.probe_interval, args.probes)
+            pipe = await phase("pipeline", pipe_stack.port, bodies(f"{run_id}-p", args.messages), replies, args.parallel,
+                               900)
             in_flight = llm_stats(llm_port)["max_in_flight"]
             rss_after = rss_mib(pipe_stack.worker.pid)
+            pipe = await under_load(pipe, pipe_stack, bodies(f"{run_id}-pl", args.backlog or args.messages), replies,
+                                    args, 900)
             encoder = encoder_stats(client, settings) - encoder_before
     finally:
         stop(llm)
@@ -374,8 +407,10 @@ def main() -> None:
     parser.add_argument("--llm-latency", type=float, default=0.05, help="seconds the fake LLM server takes per answer")
     parser.add_argument("--concurrency", type=int, default=None, help="worker pool size (default: csbot worker's own)")
     parser.add_argument("--parallel", type=int, default=200, help="webhook posts in flight at once")
-    parser.add_argument("--probe-interval", type=float, default=0.25, help="seconds between probe webhooks")
-    parser.add_argument("--probes", type=int, default=30, help="probe webhooks at most (0: none)")
+    parser.add_argument("--probe-interval", type=float, default=0.1, help="seconds between probe webhooks")
+    parser.add_argument("--probes", type=int, default=200, help="probe webhooks at most (0: none)")
+    parser.add_argument("--backlog", type=int, default=0,
+                        help="messages the worker drains while the probes run (default: --messages)")
     parser.add_argument("--lexical", action="store_true", help="the pipeline without its encoder (words only)")
     asyncio.run(run(parser.parse_args()))
 
