@@ -33,23 +33,36 @@ class RedisLocks:
         lock = self._redis.lock(self._prefix + key, timeout=self._lease, blocking_timeout=timeout)
         if not await lock.acquire():
             raise LockTimeout(key, timeout)
-        renewer = asyncio.create_task(self._renew(lock))
+        done = asyncio.Event()
+        renewer = asyncio.create_task(self._renew(lock, done))
         try:
             yield
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            await self._stop(renewer, done)
             with contextlib.suppress(LockError):
                 await lock.release()  # expired while we worked: another holder may have it now
 
-    async def _renew(self, lock: Lock) -> None:
-        while True:
-            await asyncio.sleep(self._lease / 3)
+    async def _renew(self, lock: Lock, done: asyncio.Event) -> None:
+        """Extend the lease every `lease / 3` until `done` is set."""
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self._lease / 3)
+                return
             try:
                 await lock.extend(self._lease, replace_ttl=True)
             except LockError:
                 return
+
+    async def _stop(self, renewer: asyncio.Task[None], done: asyncio.Event) -> None:
+        """Stop the renewer by telling it, not by cancelling it: a cancellation that lands inside
+        a Redis command can be swallowed by the client, and a renewer that missed it would extend
+        the lock forever while its holder waited on it, the conversation stuck until the worker
+        restarts. A renewer busy with an extend finishes that one command; one that does not
+        stop within a lease is cancelled and left behind, and its lock lapses with the lease."""
+        done.set()
+        finished, _ = await asyncio.wait({renewer}, timeout=self._lease)
+        if not finished:
+            renewer.cancel()
 
 
 class MemoryLocks:
