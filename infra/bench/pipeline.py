@@ -45,6 +45,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import aiohttp
 import httpx
 import redis
 import yaml
@@ -166,32 +167,37 @@ RESENDS = 3  # a connection the server dropped is posted again, as a platform re
 
 
 async def post_all(port: int, bodies: list[dict[str, str]], parallel: int) -> tuple[dict[str, float], list[float]]:
-    """POST every body, `parallel` at once; returns (sent time per id, ack latencies). A post
-    whose connection the server closed is sent again on a new one (the ack counts from the
-    first try); how many were resent is printed, since it says the web process was saturated."""
+    """POST every body, `parallel` at once; returns (sent time per id, ack latencies). The load
+    comes from aiohttp, `parallel` connections each posting its share in turn: it costs a fraction
+    of the CPU per request that an httpx client pooling hundreds of connections did, which on
+    this machine limited what was measured. A post whose connection the server closed is sent
+    again on a new one (the ack counts from the first try); how many were resent is printed,
+    since it says the web process was saturated."""
     sent_at: dict[str, float] = {}
     acks: list[float] = []
     resent = 0
-    semaphore = asyncio.Semaphore(parallel)
-    limits = httpx.Limits(max_connections=parallel, max_keepalive_connections=parallel)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as http:
-        async def one(body: dict[str, str]) -> None:
+    queue = iter(bodies)
+    url = f"http://127.0.0.1:{port}/webhooks/bench"
+    connector = aiohttp.TCPConnector(limit=parallel)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+        async def connection() -> None:
             nonlocal resent
-            async with semaphore:
+            for body in queue:
                 sent_at[body["id"]] = time.time()
                 started = time.perf_counter()
                 for attempt in range(RESENDS + 1):
                     try:
-                        response = await http.post("/webhooks/bench", json=body)
-                        break
-                    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError):
+                        async with http.post(url, json=body) as response:
+                            await response.read()
+                            break
+                    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
                         if attempt == RESENDS:
                             raise
                         resent += 1
                 acks.append(time.perf_counter() - started)
                 response.raise_for_status()
 
-        await asyncio.gather(*(one(b) for b in bodies))
+        await asyncio.gather(*(connection() for _ in range(min(parallel, len(bodies)))))
     if resent:
         print(f"  ({resent} posts sent again after the server closed their connection)", flush=True)
     return sent_at, acks
@@ -206,9 +212,10 @@ async def probe_acks(port: int, prefix: str, stop: asyncio.Event, interval: floa
         body = {"id": f"{prefix}{len(ids)}", "text": QUESTIONS[len(ids) % len(QUESTIONS)]}
         # A connection of its own each time, as a platform's retrying sender: a kept-alive one
         # can lose the race with the server's idle timeout on a machine this loaded.
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
             started = time.perf_counter()
-            response = await http.post("/webhooks/bench", json=body)
+            async with http.post(f"http://127.0.0.1:{port}/webhooks/bench", json=body) as response:
+                await response.read()
             acks.append(time.perf_counter() - started)
         response.raise_for_status()
         ids.append(body["id"])
