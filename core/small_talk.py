@@ -19,6 +19,7 @@ The replies are the bot's own texts (`texts.greeting` etc. in bot.yaml).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
@@ -36,55 +37,74 @@ class SmallTalk(StrEnum):
 
 _UNITS: Final[Mapping[SmallTalk, str]] = {
     SmallTalk.GREETING: (
-        r"hi|hello|hey|hiya|howdy|yo|heya|greetings|morning|evening|afternoon|good (?:morning|afternoon|evening|day)|"
-        r"(?:is )?(?:any ?one|any ?body|someone|somebody) (?:there|here|around|reading this|online|available)|"
-        r"(?:are )?(?:you|u) (?:there|around|still there)|how (?:are|r) (?:you|u|things)(?: doing| today)?|how s it going|hows it going|how is it going|whats up|what s up|sup|"
+        r"hi|hello|hey|hiya|howdy|yo|heya|hallo|helo|greetings|morning|evening|afternoon|good ?(?:morning|afternoon|evening|day)|gm|"
+        r"(?:is )?(?:any ?one|any ?body|someone|somebody) (?:there|here|around|reading this|online|available)|any ?one|any ?body|"
+        r"(?:are )?(?:you|u) (?:there|around|still there|online|awake)|"
+        r"how (?:are|r) (?:you|u|things|ya)(?: doing| going)?(?: today| this morning)?|how(?: is| s|s) (?:your|ur) (?:day|morning|evening)(?: going)?|"
+        r"how s it going|hows it going|how is it going|how (?:have|ve) you been|how do you do|"
+        r"(?:nice|good|pleased) to (?:meet|see) you|whats up|what s up|wassup|sup|"
         r"hope (?:you re|youre|you are) (?:well|good|doing well|having a good day)|"
         r"i (?:need|want|would like) (?:some )?help|i have (?:a|one|another) (?:quick )?question|quick question|"
         r"can (?:you|someone|somebody) help(?: me)?|"
-        r"你好|您好|嗨|哈喽|哈啰|早上好|早安|中午好|下午好|晚上好|在吗|在么|在嘛|在的吗|在不在|有人吗|有人在吗|你好吗|您好吗|最近好吗|"
+        r"你好|您好|你们好|大家好|嗨|哈喽|哈啰|哈罗|早|早上好|早安|中午好|下午好|晚上好|在吗|在么|在嘛|在不|在的吗|在不在|在线吗|"
+        r"有人吗|有人在吗|你好吗|您好吗|最近好吗|最近(?:怎么样|还好吗|如何)|(?:今天)?过得(?:怎么样|好吗)|"
         r"我有(?:个|一个)问题|想问(?:一)?下|请问一下|麻烦问一下"
     ),
     SmallTalk.THANKS: (
-        r"thanks?(?: you| u)?|thx|thnx|ty|tysm|ta|cheers|thank u|much appreciated|many thanks|"
+        r"thanks?(?: you| u)?|thx|thnx|thanx|tnx|ty|tysm|tyvm|ta|cheers|thank u|(?:much|greatly|really|very much) appreciated|appreciated|"
+        r"many thanks|much obliged|"
+        r"(?:you re|youre|you are|ur) (?:a star|a legend|a lifesaver|a life saver|the best|a gem|amazing|awesome|brilliant|great|so helpful|very kind|too kind|so kind)|"
+        r"you rock|legend|lifesaver|"
         r"(?:i )?(?:really )?appreciate (?:it|that|this|the help|your help|you)|"
         r"for (?:the|your|all the|all your) help|"
         r"(?:that|this|it|you) (?:helped|helps|was helpful|was great|was very helpful|works|worked|did it|did the trick)|"
         r"(?:that s|thats|that is|very|super|really) helpful|"
         r"(?:you ve|youve|you have) been (?:a )?(?:great|big|huge|real|very|really|so)? ?(?:help|helpful)|"
         r"that (?:answers|answered) my question|(?:that s|thats|that is|just) what i needed|(?:that s|thats) all i needed|"
-        r"(?:好的)?(?:太|非常|十分|真是|万分)?(?:谢谢|多谢|感谢|谢了|谢啦|辛苦了|辛苦你了|辛苦您了)(?:你|您|你们)?|"
+        r"(?:好的)?(?:太|非常|十分|真是|万分)?(?:谢谢|多谢|感谢|谢了|谢啦|谢谢谢谢|感恩)(?:你|您|你们|亲)?|"
+        r"(?:你|您|你们)?辛苦(?:了|啦|你了|您了|你们了)?|麻烦(?:你|您|你们)?了|打扰(?:了|啦|一下)|"
         r"帮了大忙|很有帮助|帮大忙了|有用|管用"
     ),
     SmallTalk.GOODBYE: (
-        r"bye|goodbye|good bye|bye bye|bye now|see you(?: later| soon)?|see ya|cya|ttyl|later|"
+        r"bye|byee|goodbye|good bye|bye bye|byebye|bye now|see you(?: later| soon| around| next time)?|see ya|cya|ttyl|later|laters|"
         r"talk (?:to you )?(?:later|soon)|catch you later|take care|"
-        r"have a (?:nice|good|great|lovely) (?:day|evening|one|weekend|night)|good night|night|"
+        r"have a (?:nice|good|great|lovely|wonderful) (?:day|evening|one|weekend|night|afternoon|morning)|good ?night|night|nite|gn|"
+        r"(?:i m|im|i am) (?:all )?(?:good|set|sorted|done)|all set|(?:that ll|thatll|that will) be all|"
         r"(?:that s|thats|that is) (?:all|it|everything)(?: for now| for today)?|no (?:that s|thats) (?:all|it|everything)|"
         r"nothing else|bye for now|no thanks?(?: you)?|nope|all good|all sorted|"
-        r"再见|拜拜|回头见|下次见|晚安|没有了|不用了|没别的了|没(?:有)?(?:其他|别的)问题了|先这样(?:吧)?|就这样(?:吧)?"
+        r"再见|拜拜|拜|回头见|下次见|改天见|晚安|88|886|没有了|没了|不用了|没事了|没别的了|没(?:有)?(?:其他|别的)(?:的)?(?:问题|事)?了|"
+        r"先这样(?:吧)?|就这样(?:吧)?|那就这样(?:吧)?"
     ),
     SmallTalk.BOT_IDENTITY: (
         r"(?:are you|r u|is this|am i (?:talking|speaking|chatting) (?:to|with)) "
-        r"(?:a |an )?(?:bot|robot|machine|computer|human|real person|real human|real|person|ai|chatbot|automated|an automated \w+)"
-        r"(?: or (?:a |an )?(?:bot|robot|machine|human|real person|person|ai))?|"
+        r"(?:a |an )?(?:bot|robot|machine|computer|human|human being|real person|real human|real|person|ai|chatbot|chat bot|automated|an automated \w+)"
+        r"(?: or (?:a |an )?(?:bot|robot|machine|human|real person|person|ai|chatbot|chat bot))?"
+        r"(?: (?:i m|im|i am) (?:talking|speaking|chatting) (?:to|with))?|"
+        r"(?:what s|whats|what is) your name|(?:who|what) (?:made|built|created|runs) you|do you have a name|"
         r"(?:you re|youre|you are) (?:a |an )?(?:bot|robot|machine|ai|chatbot)(?: (?:aren t|arent) you| right)?|"
         r"is this (?:an )?automated(?: \w+)?|who (?:am i|are we) (?:talking|speaking|chatting) (?:to|with)(?: here| now)?|who are you|what are you|"
-        r"(?:你|您)是(?:不是)?(?:机器人|真人|人工|机器|ai|人|谁)(?:吗|呀|啊)?(?:还是(?:机器人|真人|人工|机器|人))?|"
+        r"(?:你|您)是(?:不是)?(?:机器人|真人|人工智能|人工|机器|智能客服|ai|人|谁)(?:吗|呀|啊)?(?:还是(?:机器人|真人|人工|机器|人|ai))?|"
+        r"(?:你|您)叫什么(?:名字)?|"
         r"(?:我)?(?:现在)?(?:是)?在(?:跟|和|同)谁(?:说话|聊天|对话)(?:呢|啊)?|(?:这|这个)?是(?:自动|机器人)(?:回复|客服)吗"
     ),
     SmallTalk.ACKNOWLEDGEMENT: (
         r"ok|okay|k|kk|ok ok|okie|okey|got it|gotcha|great|cool|alright|all right|sounds good|perfect|i see|understood|"
-        r"nice|nice one|noted|fine|(?:that s|thats) fine|sure|right|good|ah|oh|makes sense|that makes sense|will do|good to know|"
-        r"lovely|sweet|wonderful|awesome|brilliant|excellent|fantastic|amazing|(?:that s|thats) great|great stuff|"
+        r"nice|nice one|noted|fine|(?:that s|thats) fine|sure|sure thing|right|good|ah|oh|makes sense|that makes sense|will do|good to know|"
+        r"yes|yeah|yep|yup|ya|yea|of course|fair enough|no worries|no problem|np|no probs|roger|roger that|wow|neat|super|ace|"
+        r"(?:that was|that s|thats) (?:quick|fast)|(?:ok|okay) then|"
+        r"lovely|sweet|wonderful|awesome|brilliant|excellent|fantastic|amazing|great stuff|"
+        r"(?:that s|thats|that is|it s|its|this is|how|very|really|so|super) "
+        r"(?:great|good|nice|cool|fine|perfect|lovely|sweet|wonderful|awesome|brilliant|excellent|fantastic|amazing|clear)|"
         r"(?:i ll|ill|i will) (?:try|do) (?:that|it)|(?:i ll|ill|i will) give (?:that|it) a (?:go|try)|will try(?: that)?|"
-        r"好|好的|好滴|好吧|行|行吧|可以|嗯|嗯嗯|哦|哦哦|明白|明白了|知道了|了解|了解了|收到|懂了|没问题|ok|okay|好嘞"
+        r"好|好的|好滴|好哒|好吧|好嘞|好呢|嗯好|行|行吧|行的|可以|可以的|嗯|嗯嗯|哦|哦哦|噢|明白|明白了|知道|知道了|了解|了解了|清楚了|"
+        r"收到|懂了|没问题|ok|okay|(?:太)?(?:好|棒)了|真棒|厉害|赞"
     ),
 }
 _FILLER: Final = re.compile(
     r"so|so much|a lot|very much|a bunch|a million|again|mate|team|guys|everyone|folks|there|then|now|anyway|"
-    r"acme|acme bank|you|kindly|really|lots|for that|for this|and|oh|well|"
-    r"啊|呀|呢|哦|喔|啦|了|哈|嘛|亲"
+    r"acme|acme bank|you|kindly|really|lots|for that|for this|and|oh|well|to you|too|as well|just|please|pls|"
+    r"haha|hahaha|lol|hehe|hmm|um|uh|yeah|"
+    r"啊|呀|呢|哦|喔|啦|了|哈|哈哈|哈哈哈|呵呵|嘿嘿|嘛|亲|吧|哒|哟|请问|大家|各位"
 )
 _UNIT_PATTERNS: Final = {kind: re.compile(pattern) for kind, pattern in _UNITS.items()}
 _WEIGHT: Final = (SmallTalk.BOT_IDENTITY, SmallTalk.GOODBYE, SmallTalk.THANKS, SmallTalk.GREETING, SmallTalk.ACKNOWLEDGEMENT)
@@ -92,6 +112,13 @@ _MAX_PIECE: Final = 12  # tokens: a CJK character is one ("我现在是在跟谁
 _TOKENS: Final = re.compile(r"[\u3400-\u9fff]|[^\s\u3400-\u9fff]+")
 _HAN: Final = re.compile(r"[\u3400-\u9fff]")
 _STRETCHED: Final = re.compile(r"([a-z])\1{2,}")
+# Emoji that say more than "ok": the first of these in a message of emoji alone names its kind.
+_EMOJI: Final[Mapping[SmallTalk, str]] = {
+    SmallTalk.GREETING: "👋🙋",
+    SmallTalk.THANKS: "🙏❤💕💖💙💚🧡💛💜🥰😍😘🤗💐🌹",
+    SmallTalk.GOODBYE: "🫡",
+}
+_DISPLEASED: Final = "👎😠😡🤬😞😢😭☹🙁😤😒😕😟😩😫💔🤔"
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 # Close to every common form of each kind, in both languages; `by_meaning` compares a short
@@ -128,13 +155,26 @@ def recognise(text: str) -> SmallTalk | None:
     each piece is one kind's phrase or a filler ("so much", "mate", "啊"), and the message is
     the weightiest kind among its pieces (`_WEIGHT`: a goodbye closes whatever came before it)."""
     plain = _normalise(text)
-    if not plain or len(plain) > 80:
+    if not plain:
+        return _by_emoji(text)
+    if len(plain) > 80:
         return None
     tokens = _TOKENS.findall(plain)
     kinds = _parse(tokens)
     if not kinds:
         return None
     return min(kinds, key=_WEIGHT.index)
+
+
+def _by_emoji(text: str) -> SmallTalk | None:
+    """The small talk a message of emoji alone is ("👍", "🙏🙏", "👋"): customers answer with
+    one as they would with "ok" or "thanks", and searching the knowledge base for it finds a
+    random article. A frown or a thumbs down is no pleasantry (it says the answer did not help),
+    and a message of punctuation alone ("???") says nothing social: both stay None."""
+    symbols = [ch for ch in text if not ch.isspace() and unicodedata.category(ch) == "So"]
+    if not symbols or any(ch.isalnum() for ch in text) or any(ch in _DISPLEASED for ch in symbols):
+        return None
+    return next((kind for ch in symbols for kind, marks in _EMOJI.items() if ch in marks), SmallTalk.ACKNOWLEDGEMENT)
 
 
 def _parse(tokens: list[str]) -> frozenset[SmallTalk] | None:

@@ -31,7 +31,26 @@ SOCIAL = [
     ("在的吗", SmallTalk.GREETING),
     ("我现在是在跟谁聊天？", SmallTalk.BOT_IDENTITY),
     ("ok谢谢", SmallTalk.THANKS),
+    ("hi again, how's your morning going?", SmallTalk.GREETING),
+    ("yeah that's perfect, you're a lifesaver", SmallTalk.THANKS),
+    ("greatly appreciated lol", SmallTalk.THANKS),
+    ("no problem, have a lovely evening", SmallTalk.GOODBYE),
+    ("I'm all set", SmallTalk.GOODBYE),
+    ("yep fair enough", SmallTalk.ACKNOWLEDGEMENT),
+    ("is this a chat bot or a human I'm speaking to", SmallTalk.BOT_IDENTITY),
+    ("what is your name", SmallTalk.BOT_IDENTITY),
+    ("大家早上好", SmallTalk.GREETING),
+    ("你们辛苦啦", SmallTalk.THANKS),
+    ("打扰了，谢谢亲", SmallTalk.THANKS),
+    ("嗯好的呀", SmallTalk.ACKNOWLEDGEMENT),
+    ("哈哈太好了", SmallTalk.ACKNOWLEDGEMENT),
+    ("没别的事了", SmallTalk.GOODBYE),
+    ("您叫什么名字呀", SmallTalk.BOT_IDENTITY),
 ]
+
+# A message of emoji alone answers as a word would; a frown says the answer did not help.
+EMOJI = [("👍👍", SmallTalk.ACKNOWLEDGEMENT), ("🙏", SmallTalk.THANKS), ("👋 ", SmallTalk.GREETING), ("👌!", SmallTalk.ACKNOWLEDGEMENT)]
+NOT_SOCIAL_EMOJI = ["👎", "😡😡", "???", "...", "👍 2"]
 
 QUESTIONS = [
     "hi, I lost my card",
@@ -50,6 +69,13 @@ QUESTIONS = [
     "好的，那手续费多少",
     "在吗？我要转账",
     "我要找人工",
+    "yes my card was charged twice",
+    "no worries but where is my refund",
+    "good night, can I still send money now",
+    "wow my balance is wrong",
+    "早上好，我的转账还没到",
+    "没事了吗？我的卡还能用吗",
+    "你好，我想问一下汇率",
 ]
 
 
@@ -60,4 +86,14 @@ def test_a_run_of_social_phrases_is_small_talk_of_its_weightiest_kind(text: str,
 
 @pytest.mark.parametrize("text", QUESTIONS)
 def test_a_message_that_says_more_than_a_social_phrase_is_not_small_talk(text: str) -> None:
+    assert recognise(text) is None
+
+
+@pytest.mark.parametrize(("text", "kind"), EMOJI, ids=[t for t, _ in EMOJI])
+def test_a_message_of_emoji_alone_is_small_talk(text: str, kind: SmallTalk) -> None:
+    assert recognise(text) is kind
+
+
+@pytest.mark.parametrize("text", NOT_SOCIAL_EMOJI)
+def test_a_frown_punctuation_or_an_emoji_with_more_is_not_small_talk(text: str) -> None:
     assert recognise(text) is None

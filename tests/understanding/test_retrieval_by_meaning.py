@@ -143,7 +143,7 @@ async def test_small_talk_gets_a_short_social_reply_never_an_article(engine: Con
 
 @pytest.mark.parametrize(
     ("text", "kind", "language"),
-    [("many many thanks", "thanks", "en"), ("hola", "greeting", "en"), ("辛苦啦", "thanks", "zh"),
+    [("many many thanks", "thanks", "en"), ("hola", "greeting", "en"), ("感激不尽", "thanks", "zh"),
      ("谢了兄弟", "thanks", "zh")],
 )
 async def test_small_talk_the_grammar_misses_is_known_by_meaning(engine: ConversationEngine, text: str, kind: str, language: str) -> None:
@@ -160,6 +160,18 @@ def test_a_short_question_is_not_taken_for_small_talk(hybrid_index: KnowledgeInd
 async def test_a_question_that_opens_with_a_greeting_is_still_answered(engine: ConversationEngine) -> None:
     reply = await say(engine, "hi, I dropped my card on the bus yesterday")
     assert article_of(engine, reply) == "lost-stolen-card"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "language"),
+    [("👍", "acknowledgement", "en"), ("🙏🙏", "thanks", "en"), ("yep, you're a star", "thanks", "en"),
+     ("早啊", "greeting", "zh"), ("麻烦您了", "thanks", "zh")],
+)
+async def test_everyday_small_talk_never_gets_the_no_answer_text(
+    engine: ConversationEngine, text: str, kind: str, language: str
+) -> None:
+    reply = await say(engine, text)
+    assert reply.text == engine.bot.text(kind, language) and not reply.passage
 
 
 def test_a_follow_up_is_searched_as_one_question_with_the_message_it_leans_on(hybrid_index: KnowledgeIndex) -> None:
