@@ -53,6 +53,10 @@ class PassageSource(Protocol):
     def small_talk(self, query: str, vector: NDArray[np.float32] | None = None) -> SmallTalk | None:
         """The small talk a short message is by meaning (None without an encoder)."""
 
+    def off_topic(self, query: str, vector: NDArray[np.float32] | None = None, *, after_a_question: bool = False) -> bool:
+        """Whether the message is about something no article covers (False without an encoder);
+        `after_a_question`: an earlier customer message it may lean on, so it must be clearer."""
+
 
 @dataclass(frozen=True, slots=True)
 class TurnContext:
@@ -107,7 +111,8 @@ class ConversationEngine:
     ) -> list[Passage]:
         """Passages above `min_score`. A follow-up is searched with the previous customer message:
         one that points back at it (unless it brings a topic of its own), or one that finds
-        nothing confidently on its own."""
+        nothing confidently on its own. A message off topic on its own ("my parcel hasn't
+        arrived", `core.off_topic`) is answered only as a follow-up."""
         conf = self.bot.retrieval
         floor = conf.min_score_for(language)
         vector = embedding.vector if embedding is not None else None
@@ -116,6 +121,10 @@ class ConversationEngine:
             joined = self.retriever.search(text, top_k=conf.top_k, language=language, context=previous)
             alone = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
             hits = alone if own_topic(alone, joined) else joined
+        elif self.retriever.off_topic(text, vector, after_a_question=previous is not None):
+            # Alone it is about no article; it may still add to the previous topic ("what if it's
+            # still not there tomorrow?" after a transfer), never be answered on its own.
+            hits = self._with_previous(text, previous, language) if previous is not None else []
         else:
             hits = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
             if previous is not None and (not hits or hits[0].score < floor + WEAK_MARGIN):

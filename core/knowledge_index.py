@@ -64,6 +64,10 @@ class KnowledgeIndex:
         """The small talk a short message is by meaning (None without an encoder)."""
         return self._retriever.small_talk(query, vector)
 
+    def off_topic(self, query: str, vector: NDArray[np.float32] | None = None, *, after_a_question: bool = False) -> bool:
+        """Whether the message is about something no article covers (False without an encoder)."""
+        return self._retriever.off_topic(query, vector, after_a_question=after_a_question)
+
     @property
     def hybrid(self) -> bool:
         return self._retriever.hybrid

@@ -32,6 +32,7 @@ from core import article_classifier
 from core.embedding_cache import EmbeddingCache, KnowledgeText, TextRole
 from core.knowledge import Article
 from core.lexical_index import TfidfIndex
+from core import off_topic
 from core.small_talk import EXEMPLARS, SmallTalk, by_meaning, short_enough
 
 LEXICAL_WEIGHT = 0.25  # chosen on the dev cases (bots/acme_bank/eval/dev.yaml)
@@ -86,15 +87,19 @@ def _social_texts() -> list[tuple[SmallTalk, KnowledgeText]]:
     return [(kind, KnowledgeText(text, TextRole.QUESTION)) for kind, texts in EXEMPLARS.items() for text in texts]
 
 
+def _off_topic_texts() -> list[KnowledgeText]:
+    return [KnowledgeText(text, TextRole.QUESTION) for text in off_topic.EXEMPLARS]
+
+
 def indexed_texts(articles: Sequence[Article]) -> list[KnowledgeText]:
-    """Every text the dense index encodes: the articles' and the small-talk exemplars (so a
-    bot's shipped vectors cover both)."""
-    return [*(t for article in articles for t in passage_texts(article)), *(t for _, t in _social_texts())]
+    """Every text the dense index encodes: the articles', the small-talk exemplars and the
+    off-topic ones (so a bot's shipped vectors cover them all)."""
+    return [*(t for article in articles for t in passage_texts(article)), *(t for _, t in _social_texts()), *_off_topic_texts()]
 
 
 class _DenseIndex:
     """Every passage vector of every article, and which article each belongs to; beside them the
-    small-talk exemplars' vectors, which one product with the query scores as well."""
+    small-talk and off-topic exemplars' vectors, which one product with the query scores as well."""
 
     def __init__(self, articles: Sequence[Article], cache: EmbeddingCache) -> None:
         texts: list[KnowledgeText] = []
@@ -105,8 +110,9 @@ class _DenseIndex:
                 owners.append(index)
         social = _social_texts()
         self.cache = cache
-        vectors = cache.vectors([*texts, *(t for _, t in social)])
-        self._vectors, self._social = vectors[: len(texts)], vectors[len(texts) :]
+        vectors = cache.vectors([*texts, *(t for _, t in social), *_off_topic_texts()])
+        social_end = len(texts) + len(social)
+        self._vectors, self._social, self._off_topic = vectors[: len(texts)], vectors[len(texts) : social_end], vectors[social_end:]
         self._social_kinds = [kind for kind, _ in social]
         # An article's texts are contiguous, so its best one is a `reduceat` over where each
         # article starts: at 10,000 articles `np.maximum.at` cost more than the product itself.
@@ -124,6 +130,11 @@ class _DenseIndex:
         social = self._social @ query
         best = int(np.argmax(social))
         return self._social_kinds[best], float(social[best]), float(np.max(self._vectors @ query))
+
+    def off_topic_lead(self, query_vector: NDArray[np.float32]) -> float:
+        """How much more similar to the query its nearest off-topic exemplar is than its nearest knowledge text."""
+        query = query_vector.astype(self._vectors.dtype, copy=False)
+        return float(np.max(self._off_topic @ query)) - float(np.max(self._vectors @ query))
 
     def scores(self, query_vector: NDArray[np.float32]) -> NDArray[np.float64]:
         """Per article, the similarity of its best passage to the query."""
@@ -180,6 +191,14 @@ class Retriever:
             return None
         kind, similarity, knowledge = self._dense.nearest_small_talk(vector if vector is not None else self.encode(query))  # type: ignore[arg-type]
         return by_meaning(kind, similarity, knowledge)
+
+    def off_topic(self, query: str, vector: NDArray[np.float32] | None = None, *, after_a_question: bool = False) -> bool:
+        """Whether the message is about something no article covers, by meaning
+        (`core.off_topic.by_meaning`); always False without an encoder."""
+        if self._dense is None or not query.strip():
+            return False
+        lead = self._dense.off_topic_lead(vector if vector is not None else self.encode(query))  # type: ignore[arg-type]
+        return off_topic.by_meaning(lead, after_a_question=after_a_question)
 
     def search(
         self, query: str, *, top_k: int = 3, language: str | None = None, vector: NDArray[np.float32] | None = None,

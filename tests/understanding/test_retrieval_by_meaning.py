@@ -21,6 +21,7 @@ from core import article_classifier
 from core.followup import leans_on_previous
 from core.retrieval import Retriever
 from core.small_talk import recognise as recognise_small_talk
+from core import off_topic
 
 
 def is_chinese(text: str) -> bool:
@@ -181,3 +182,31 @@ def test_a_follow_up_is_searched_as_one_question_with_the_message_it_leans_on(hy
     assert [(p.article.slug, round(p.score, 6)) for p in followed] == [(p.article.slug, round(p.score, 6)) for p in joined]
     assert followed[0].article.slug == "transfer-international"
     assert hybrid_index.search(then)[0].article.slug != "transfer-international"
+
+
+@pytest.mark.parametrize("text", ["what's a good recipe for lasagne", "谁赢了昨天的网球比赛", "my package from the online store is late"])
+async def test_a_question_nearer_an_off_topic_domain_than_any_article_gets_the_no_answer(engine: ConversationEngine, text: str) -> None:
+    assert engine.retriever.off_topic(text)
+    reply = await say(engine, text)
+    assert reply.source is ReplySource.NO_MATCH and not reply.passage
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [("I changed my email address, how do I update it with you", "change-personal-details"),
+     ("the parcel with my new card never came", "card-delivery"), ("换了新手机号，怎么在你们这里改", "change-personal-details")],
+)
+async def test_a_bank_question_near_an_off_topic_domain_is_still_answered(engine: ConversationEngine, text: str, slug: str) -> None:
+    assert not engine.retriever.off_topic(text)
+    assert article_of(engine, await say(engine, text)) == slug
+
+
+def test_after_a_question_an_off_topic_exemplar_must_lead_by_more() -> None:
+    lead = (off_topic.MARGIN + off_topic.AFTER_A_QUESTION_MARGIN) / 2
+    assert off_topic.by_meaning(lead) and not off_topic.by_meaning(lead, after_a_question=True)
+    assert not off_topic.by_meaning(off_topic.MARGIN - 0.01)
+
+
+async def test_a_follow_up_that_reads_off_topic_alone_keeps_the_previous_topic(engine: ConversationEngine) -> None:
+    reply = await say(engine, "I sent money to my brother at another bank this morning", "what if he doesn't get it by Friday")
+    assert article_of(engine, reply) == "transfer-not-received"
