@@ -22,6 +22,7 @@ from typing import Final
 
 from core.records import Role, Turn
 from core.retrieval import Passage
+from core.small_talk import recognise as recognise_small_talk
 
 MAX_SHORT_WORDS: Final = 5  # English: "is there a fee?" carries no topic of its own
 MAX_SHORT_HAN: Final = 7  # Chinese: "手续费多少？", "能快一点寄到吗？"
@@ -63,9 +64,13 @@ def asks_about_previous(text: str) -> bool:
 
 
 def previous_message(text: str, history: Sequence[Turn]) -> str | None:
-    """The previous customer message, when it is in the same script as `text`: a customer who
-    switches language ("我的卡丢了", then "when are you open?") starts a new topic."""
-    previous = next((turn.text for turn in reversed(history) if turn.role is Role.CUSTOMER), None)
+    """The previous customer message that asked something, when it is in the same script as
+    `text`: a customer who switches language ("我的卡丢了", then "when are you open?") starts a
+    new topic. Small talk in between ("ok thanks", "明白了") names no topic, so "I lost my card",
+    "ok thanks", "how long will the new one take?" leans on the card."""
+    previous = next(
+        (turn.text for turn in reversed(history) if turn.role is Role.CUSTOMER and recognise_small_talk(turn.text) is None), None
+    )
     if previous is None or bool(_HAN.search(previous)) != bool(_HAN.search(text)):
         return None
     return previous

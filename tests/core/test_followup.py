@@ -21,3 +21,12 @@ def test_the_previous_message_counts_only_in_the_same_script() -> None:
     history = [Turn(Role.CUSTOMER, "我的卡丢了"), Turn(Role.BOT, "请冻结您的卡。")]
     assert previous_message("when are you open?", history) is None
     assert previous_message("多久能补好？", history) == "我的卡丢了"
+
+
+def test_small_talk_in_between_is_not_the_topic_a_follow_up_leans_on() -> None:
+    history = [Turn(Role.CUSTOMER, "I lost my card"), Turn(Role.BOT, "Freeze it in the app."),
+               Turn(Role.CUSTOMER, "ok thanks!"), Turn(Role.BOT, "You're welcome!")]
+    assert previous_message("how long will the new one take?", history) == "I lost my card"
+    chinese = [Turn(Role.CUSTOMER, "我想汇款到国外"), Turn(Role.CUSTOMER, "好的，明白了")]
+    assert previous_message("手续费多少？", chinese) == "我想汇款到国外"
+    assert previous_message("and the fee?", [Turn(Role.CUSTOMER, "hi"), Turn(Role.CUSTOMER, "thanks")]) is None

@@ -210,3 +210,8 @@ def test_after_a_question_an_off_topic_exemplar_must_lead_by_more() -> None:
 async def test_a_follow_up_that_reads_off_topic_alone_keeps_the_previous_topic(engine: ConversationEngine) -> None:
     reply = await say(engine, "I sent money to my brother at another bank this morning", "what if he doesn't get it by Friday")
     assert article_of(engine, reply) == "transfer-not-received"
+
+
+async def test_a_follow_up_after_small_talk_leans_on_the_question_before_it(engine: ConversationEngine) -> None:
+    reply = await say(engine, "I'd like to wire money to my aunt in Spain", "ok great", "what will that cost?")
+    assert article_of(engine, reply) == "transfer-international"
