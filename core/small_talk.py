@@ -44,11 +44,12 @@ _UNITS: Final[Mapping[SmallTalk, str]] = {
         r"how s it going|hows it going|how is it going|how (?:have|ve) you been|how do you do|"
         r"(?:nice|good|pleased) to (?:meet|see) you|whats up|what s up|wassup|sup|"
         r"hope (?:you re|youre|you are) (?:well|good|doing well|having a good day)|"
-        r"i (?:need|want|would like) (?:some )?help|i have (?:a|one|another) (?:quick )?question|quick question|"
+        r"i (?:need|want|would like) (?:some )?help|(?:i|i ve|ive) (?:have|got) (?:a|one|another|one more|a few|some|two) (?:quick |more )?questions?|"
+        r"(?:one more|another|a|a quick) (?:quick )?(?:question|thing)|quick question|can i ask (?:you )?(?:something|a question|a quick question)|"
         r"can (?:you|someone|somebody) help(?: me)?|"
         r"你好|您好|你们好|大家好|嗨|哈喽|哈啰|哈罗|早|早上好|早安|中午好|下午好|晚上好|在吗|在么|在嘛|在不|在的吗|在不在|在线吗|"
         r"有人吗|有人在吗|你好吗|您好吗|最近好吗|最近(?:怎么样|还好吗|如何)|(?:今天)?过得(?:怎么样|好吗)|"
-        r"我有(?:个|一个)问题|想问(?:一)?下|请问一下|麻烦问一下"
+        r"(?:我)?(?:还|另外)?有(?:个|一个|几个|两个)(?:小)?问题(?:想问|要问|想请教)?|(?:我)?想问(?:一)?下|请问一下|麻烦问一下|(?:我)?能问(?:个|一个)?问题吗"
     ),
     SmallTalk.THANKS: (
         r"thanks?(?: you| u)?|thx|thnx|thanx|tnx|ty|tysm|tyvm|ta|cheers|thank u|(?:much|greatly|really|very much) appreciated|appreciated|"

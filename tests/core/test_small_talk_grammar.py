@@ -46,6 +46,9 @@ SOCIAL = [
     ("哈哈太好了", SmallTalk.ACKNOWLEDGEMENT),
     ("没别的事了", SmallTalk.GOODBYE),
     ("您叫什么名字呀", SmallTalk.BOT_IDENTITY),
+    ("thanks, I've got one more question", SmallTalk.THANKS),
+    ("hi, can I ask you something?", SmallTalk.GREETING),
+    ("好的，我还有个问题", SmallTalk.GREETING),
 ]
 
 # A message of emoji alone answers as a word would; a frown says the answer did not help.
@@ -76,6 +79,8 @@ QUESTIONS = [
     "早上好，我的转账还没到",
     "没事了吗？我的卡还能用吗",
     "你好，我想问一下汇率",
+    "one more question about my card",
+    "我还有个问题，转账多久到账",
 ]
 
 
