@@ -52,17 +52,18 @@ _UNITS: Final[Mapping[SmallTalk, str]] = {
         r"(?:我)?(?:还|另外)?有(?:个|一个|几个|两个)(?:小)?问题(?:想问|要问|想请教)?|(?:我)?想问(?:一)?下|请问一下|麻烦问一下|(?:我)?能问(?:个|一个)?问题吗"
     ),
     SmallTalk.THANKS: (
-        r"thanks?(?: you| u)?|thx|thnx|thanx|tnx|ty|tysm|tyvm|ta|cheers|thank u|(?:much|greatly|really|very much) appreciated|appreciated|"
+        r"thanks?(?: you| u)?|thankyou|thanku|thnks|thks|thx|thnx|thanx|tnx|ty|tysm|tyvm|ta|cheers|thank u|(?:much|greatly|really|very much) appreciated|appreciated|"
         r"many thanks|much obliged|"
         r"(?:you re|youre|you are|ur) (?:a star|a legend|a lifesaver|a life saver|the best|a gem|amazing|awesome|brilliant|great|so helpful|very kind|too kind|so kind)|"
         r"you rock|legend|lifesaver|"
         r"(?:i )?(?:really )?appreciate (?:it|that|this|the help|your help|you)|"
-        r"for (?:the|your|all the|all your) help|"
+        r"for (?:the|your|all the|all your|such a|the very) (?:quick |fast |kind |great )?"
+        r"(?:help|patience|time|reply|response|answer|answers|support|info|information|explanation)|"
         r"(?:that|this|it|you) (?:helped|helps|was helpful|was great|was very helpful|works|worked|did it|did the trick)|"
         r"(?:that s|thats|that is|very|super|really) helpful|"
         r"(?:you ve|youve|you have) been (?:a )?(?:great|big|huge|real|very|really|so)? ?(?:help|helpful)|"
         r"that (?:answers|answered) my question|(?:that s|thats|that is|just) what i needed|(?:that s|thats) all i needed|"
-        r"(?:好的)?(?:太|非常|十分|真是|万分)?(?:谢谢|多谢|感谢|谢了|谢啦|谢谢谢谢|感恩)(?:你|您|你们|亲)?|"
+        r"(?:好的)?(?:太|非常|十分|真是|万分)?(?:谢谢|多谢|感谢|谢了|谢啦|谢谢谢谢|感恩)(?:你|您|你们|亲)?(?:的)?(?:耐心|热心)?(?:帮助|帮忙|解答|回复|服务)?|"
         r"(?:你|您|你们)?辛苦(?:了|啦|你了|您了|你们了)?|麻烦(?:你|您|你们)?了|打扰(?:了|啦|一下)|"
         r"帮了大忙|很有帮助|帮大忙了|有用|管用"
     ),

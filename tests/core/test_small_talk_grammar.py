@@ -49,6 +49,8 @@ SOCIAL = [
     ("thanks, I've got one more question", SmallTalk.THANKS),
     ("hi, can I ask you something?", SmallTalk.GREETING),
     ("好的，我还有个问题", SmallTalk.GREETING),
+    ("thankyou for your patience!", SmallTalk.THANKS),
+    ("感谢您的耐心解答", SmallTalk.THANKS),
 ]
 
 # A message of emoji alone answers as a word would; a frown says the answer did not help.
