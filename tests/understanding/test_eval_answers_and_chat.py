@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bots.answer_eval import evaluate_answers
 from core.botdef import LoadedBot
 from tests.test_cli import TEST_BOT, csbot
@@ -59,15 +61,28 @@ def test_eval_answers_names_the_case_at_fault(tmp_path: Path) -> None:
     assert str(bad) in result.stderr and "expect exactly one of" in result.stderr
 
 
-def test_the_sample_bot_stays_above_its_answer_quality_floor(sample_bot: LoadedBot, tmp_path: Path) -> None:
-    report = evaluate_answers(sample_bot, HELD_OUT, progress=lambda line: None,
+# heldout-3.yaml (200 cases, 32 follow-ups, 28 out-of-KB, 20 small talk; written later, without
+# running the bot): top1 0.958 (en 0.967, zh 0.950), abstain 0.929 (26 of 28), follow-ups 0.875
+# (28 of 32), small talk 0.95 (19 of 20). Floors two or three cases under each.
+LATER_HELD_OUT = HELD_OUT.with_name("heldout-3.yaml")
+LATER_FLOOR = {"top1": 0.93, "abstain": 0.85, "followups": 0.8, "small_talk": 0.85}
+LATER_LANGUAGE_FLOOR = {"top1": 0.9, "abstain": 0.78}
+
+
+@pytest.mark.parametrize(("cases", "floor", "language_floor"), [
+    (HELD_OUT, FLOOR, LANGUAGE_FLOOR), (LATER_HELD_OUT, LATER_FLOOR, LATER_LANGUAGE_FLOOR),
+], ids=["heldout", "heldout-3"])
+def test_the_sample_bot_stays_above_its_answer_quality_floor(
+    sample_bot: LoadedBot, tmp_path: Path, cases: Path, floor: dict[str, float], language_floor: dict[str, float]
+) -> None:
+    report = evaluate_answers(sample_bot, cases, progress=lambda line: None,
                               database_url=f"sqlite+aiosqlite:///{tmp_path}/eval.db")
     assert report["n"] >= 80
-    for kind, floor in FLOOR.items():
-        assert report[kind] >= floor, (kind, report)
+    for kind, least in floor.items():
+        assert report[kind] >= least, (kind, report)
     for language in ("en", "zh"):
-        for kind, floor in LANGUAGE_FLOOR.items():
-            assert report["languages"][language][kind] >= floor, (language, kind, report)
+        for kind, least in language_floor.items():
+            assert report["languages"][language][kind] >= least, (language, kind, report)
 
 
 def test_asking_for_a_person_without_an_agent_desk_does_not_loop(tmp_path: Path) -> None:
