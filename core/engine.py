@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
-from core.followup import WEAK_MARGIN, asks_about_previous, leans_on_previous, own_topic, previous_message
+from core.followup import WEAK_MARGIN, asks_about_previous, leans_on_previous, own_topic, points_back, previous_message
 from core.grounding import Evidence, Grounding, GroundingOutcome, GroundingReport, check
 from core.messages import ContentKind
 from core.nlu.encoders import QueryEmbedding
@@ -117,11 +117,12 @@ class ConversationEngine:
         floor = conf.min_score_for(language)
         vector = embedding.vector if embedding is not None else None
         previous = previous_message(text, history)
-        if previous is not None and leans_on_previous(text):
+        off_topic = self.retriever.off_topic(text, vector, after_a_question=previous is not None)
+        if previous is not None and leans_on_previous(text) and (points_back(text) or not off_topic):
             joined = self.retriever.search(text, top_k=conf.top_k, language=language, context=previous)
             alone = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
             hits = alone if own_topic(alone, joined) else joined
-        elif self.retriever.off_topic(text, vector, after_a_question=previous is not None):
+        elif off_topic:
             # Alone it is about no article; it may still add to the previous topic ("what if it's
             # still not there tomorrow?" after a transfer), never be answered on its own.
             hits = self._with_previous(text, previous, language) if previous is not None else []

@@ -50,9 +50,17 @@ def leans_on_previous(text: str) -> bool:
     lowered = text.lower().strip()
     han = len(_HAN.findall(lowered))
     if han:
-        return bool(_POINTING_ZH.search(lowered)) or (han <= MAX_SHORT_HAN and bool(_QUESTION_ZH.search(lowered)))
+        return points_back(text) or (han <= MAX_SHORT_HAN and bool(_QUESTION_ZH.search(lowered)))
     short = len(_WORD.findall(lowered)) <= MAX_SHORT_WORDS
-    return bool(_POINTING_EN.search(lowered)) or (short and bool(_QUESTION_EN.search(lowered)))
+    return points_back(text) or (short and bool(_QUESTION_EN.search(lowered)))
+
+
+def points_back(text: str) -> bool:
+    """True when `text` names something said before ("that", "it", "那", "还能"), as a short
+    question alone does not: "what's the weather tomorrow?" is short, yet about nothing earlier."""
+    lowered = text.lower().strip()
+    pointing = _POINTING_ZH if _HAN.search(lowered) else _POINTING_EN
+    return bool(pointing.search(lowered))
 
 
 def asks_about_previous(text: str) -> bool:

@@ -18,7 +18,7 @@ from core.records import InboundStatus, Role, StoredMessage, Turn
 from core.reply import Reply, ReplySource
 from bots.runtime import make_knowledge
 from core import article_classifier
-from core.followup import leans_on_previous
+from core.followup import leans_on_previous, points_back
 from core.retrieval import Retriever
 from core.small_talk import recognise as recognise_small_talk
 from core import off_topic
@@ -210,6 +210,20 @@ def test_after_a_question_an_off_topic_exemplar_must_lead_by_more() -> None:
 async def test_a_follow_up_that_reads_off_topic_alone_keeps_the_previous_topic(engine: ConversationEngine) -> None:
     reply = await say(engine, "I sent money to my brother at another bank this morning", "what if he doesn't get it by Friday")
     assert article_of(engine, reply) == "transfer-not-received"
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("I think I dropped my card on the bus yesterday", "what is the weather tomorrow"), ("我的卡被偷了", "明天天气怎么样？")],
+    ids=["en", "zh"],
+)
+async def test_a_short_off_topic_question_after_a_card_question_is_not_pulled_to_the_card(
+    engine: ConversationEngine, first: str, then: str
+) -> None:
+    assert leans_on_previous(then) and not points_back(then)  # short enough to lean, yet names nothing earlier
+    assert article_of(engine, await say(engine, first)) == "lost-stolen-card"
+    reply = await say(engine, first, then)
+    assert reply.source is ReplySource.NO_MATCH and article_of(engine, reply) is None
 
 
 async def test_a_follow_up_after_small_talk_leans_on_the_question_before_it(engine: ConversationEngine) -> None:
