@@ -42,6 +42,7 @@ from core.policy import Policy
 from core.records import InboundStatus, Role, StoredMessage, Turn
 from core.reply import Reply
 from core.small_talk import SmallTalk
+from infra.db.migrate import upgrade
 
 Kind = Literal["top1", "followups", "abstain", "small_talk", "escalate"]
 SCORED_KINDS: tuple[Kind, ...] = ("top1", "abstain", "followups", "small_talk")
@@ -187,8 +188,12 @@ def _number(value: float | int) -> str:
 
 def evaluate_answers(bot: LoadedBot, path: Path, progress: Callable[[str], None], *,
                      database_url: str) -> dict[str, object]:
-    """Score the bot (with the intent model installed in `database_url`) on the cases in `path`."""
+    """Score the bot (with the intent model installed in `database_url`) on the cases in `path`.
+    A SQLite database is brought up to date first, as `csbot chat` does (the zero-setup path);
+    a server's is left to `csbot db upgrade`."""
     cases = load_cases(path)
+    if database_url.startswith("sqlite"):
+        upgrade(database_url)
     progress(f"loading {bot.definition.name} and its knowledge base (first run encodes it, later runs read the cache)")
     judge = AnswerJudge(bot, database_url)
     progress(f"running {len(cases)} cases from {path}")

@@ -26,6 +26,7 @@ def test_eval_answers_prints_progress_on_stderr_and_one_json_line_last(tmp_path:
     result = csbot("eval", "answers", "--cases", str(FIXTURE), cwd=tmp_path, env={"CSBOT_BOT": str(TEST_BOT)})
     assert result.returncode == 0, result.stderr
     assert f"running 5 cases from {FIXTURE}" in result.stderr
+    assert "ERROR" not in result.stderr  # a fresh directory's SQLite database is set up, not reported missing
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1
     report = json.loads(lines[-1])
