@@ -38,8 +38,9 @@ def test_the_webhook_benchmark_measures_slack_through_bolt() -> None:
 
 def test_the_pipeline_benchmark_prints_its_ratios() -> None:
     require_services()  # Redis and a Celery worker are part of what it measures
-    output = run_bench("infra.bench.pipeline", "--messages", "5", "--llm-latency", "0")
+    output = run_bench("infra.bench.pipeline", "--messages", "5", "--llm-latency", "0", "--workers", "2")
     assert len(RATIO.findall(output)) == 2, output
+    assert "workers=2" in output and re.search(r"worker RSS \d+ \+ \d+ MiB before", output), output
 
 
 def test_the_streaming_benchmark_shows_partials_and_prints_its_ratio() -> None:

@@ -1,13 +1,13 @@
 """Pipeline benchmark: csbot's whole path against a bare stack, both measured in the same run.
 
-    python -m infra.bench.pipeline [--messages 200] [--llm-latency 2] [--concurrency N] [--parallel 200]
+    python -m infra.bench.pipeline [--messages 200] [--llm-latency 2] [--concurrency N] [--parallel 200] [--workers 1]
 
 * pipeline: HTTP POST to `csbot serve` (a bench intake channel beside the platform ones) →
   intake (dedupe + persist) → Redis/Celery → `csbot worker` (its app and pool, defaults unless
-  --concurrency) → turn (understanding, retrieval, prompt, huggingface_hub client → a local fake
+  --concurrency; --workers such processes) → turn (understanding, retrieval, prompt, huggingface_hub client → a local fake
   LLM server with a fixed latency) → outbox → delivery → a channel that timestamps each reply.
 * bare: HTTP POST to a FastAPI handler that enqueues a Celery task doing one Redis write, on a
-  Celery thread pool of the same size.
+  Celery thread pool of the same size (as many worker processes).
 
 Every run has its own namespace (`CSBOT_NAMESPACE`: Redis keys and queue names) and its own
 platform message ids, so a reused database or Redis never dedupes or mixes a run's messages;
@@ -239,16 +239,18 @@ async def phase(name: str, port: int, bodies: list[dict[str, str]], replies: Rep
     return Result(name, last - started, [replies.at[k] - sent_at[k] for k in keys], acks, [], duplicates)
 
 
-async def loaded_acks(port: int, worker: subprocess.Popen[bytes], backlog: list[dict[str, str]], replies: Replies,
+async def loaded_acks(port: int, workers: list[subprocess.Popen[bytes]], backlog: list[dict[str, str]], replies: Replies,
                       parallel: int, timeout: float, interval: float, most: int) -> tuple[list[float], int]:
-    """Webhook acks while the worker drains a backlog: the worker is paused (SIGSTOP) while the
-    backlog is posted, so the web process is idle again when probing starts and the worker is
+    """Webhook acks while the workers drain a backlog: they are paused (SIGSTOP) while the
+    backlog is posted, so the web process is idle again when probing starts and the workers are
     at full load for as long as the backlog lasts. Returns the probe acks and duplicates."""
-    os.kill(worker.pid, signal.SIGSTOP)
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGSTOP)
     try:
         await post_all(port, backlog, parallel)
     finally:
-        os.kill(worker.pid, signal.SIGCONT)
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGCONT)
     stop = asyncio.Event()
     probing = asyncio.create_task(probe_acks(port, f"{backlog[0]['id']}q", stop, interval, most))
     keys = [b["id"] for b in backlog]
@@ -265,18 +267,19 @@ async def under_load(result: Result, stack: Stack, backlog: list[dict[str, str]]
     """`result` with the stack's acks under load (none with --probes 0)."""
     if not args.probes:
         return result
-    probed, duplicates = await loaded_acks(stack.port, stack.worker, backlog, replies, args.parallel, timeout,
+    probed, duplicates = await loaded_acks(stack.port, stack.workers, backlog, replies, args.parallel, timeout,
                                            args.probe_interval, args.probes)
     return replace(result, probe_acks=probed, duplicates=result.duplicates + duplicates)
 
 
 class Stack:
-    """One web process and one worker process of a mode (`bare` or `pipeline`)."""
+    """One web process and `workers` worker processes of a mode (`bare` or `pipeline`)."""
 
-    def __init__(self, mode: str, env: dict[str, str], concurrency: int | None) -> None:
+    def __init__(self, mode: str, env: dict[str, str], concurrency: int | None, workers: int = 1) -> None:
         self.port = free_port()
         extra = [f"--concurrency={concurrency}"] if concurrency else []
-        self.worker = spawn(["-m", "infra.bench.worker", mode, *extra], env)
+        self.workers = [spawn(["-m", "infra.bench.worker", mode, *extra, f"--node=bench{i + 1}"], env)
+                        for i in range(workers)]
         self.web = spawn(["-m", "infra.bench.serve", mode, f"--port={self.port}"], env)
 
     def __enter__(self) -> Stack:
@@ -285,7 +288,11 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         stop(self.web)
-        stop(self.worker)
+        for worker in self.workers:
+            stop(worker)
+
+    def rss_mib(self) -> list[float]:
+        return [rss_mib(worker.pid) for worker in self.workers]
 
 
 def llm_stats(port: int, reset: bool = False) -> dict[str, int]:
@@ -311,21 +318,21 @@ async def run(args: argparse.Namespace) -> None:
     llm = spawn(["-c", f"from infra.bench.fake_llm import serve; serve({llm_port}, {args.llm_latency})"], env)
     try:
         wait_port(llm_port, llm)
-        with Stack("bare", env, args.concurrency) as bare_stack:
+        with Stack("bare", env, args.concurrency, args.workers) as bare_stack:
             await phase("warm-up", bare_stack.port, [{"id": f"{run_id}-wb", "text": "-"}], replies, 1, 120)
             bare = await phase("bare", bare_stack.port, bodies(f"{run_id}-b", args.messages), replies, args.parallel, 300)
             bare = await under_load(bare, bare_stack, bodies(f"{run_id}-bl", args.backlog or args.messages), replies,
                                     args, 300)
-        with Stack("pipeline", env, args.concurrency) as pipe_stack:
+        with Stack("pipeline", env, args.concurrency, args.workers) as pipe_stack:
             warm = [{"id": f"{run_id}-wp{i}", "text": q} for i, q in enumerate(QUESTIONS)]
             await phase("warm-up", pipe_stack.port, warm, replies, len(warm), 300)
-            rss_before = rss_mib(pipe_stack.worker.pid)
+            rss_before = pipe_stack.rss_mib()
             llm_stats(llm_port, reset=True)
             encoder_before = encoder_stats(client, settings)
             pipe = await phase("pipeline", pipe_stack.port, bodies(f"{run_id}-p", args.messages), replies, args.parallel,
                                900)
             in_flight = llm_stats(llm_port)["max_in_flight"]
-            rss_after = rss_mib(pipe_stack.worker.pid)
+            rss_after = pipe_stack.rss_mib()
             pipe = await under_load(pipe, pipe_stack, bodies(f"{run_id}-pl", args.backlog or args.messages), replies,
                                     args, 900)
             encoder = encoder_stats(client, settings) - encoder_before
@@ -338,17 +345,21 @@ async def run(args: argparse.Namespace) -> None:
 
     database = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     print(f"messages={args.messages} llm_latency={args.llm_latency * 1000:.0f}ms parallel={args.parallel} "
-          f"worker_concurrency={args.concurrency or 'default (LLM_MAX_CONCURRENCY=' + str(settings.llm_max_concurrency) + ')'} "
+          f"workers={args.workers} worker_concurrency={args.concurrency or 'default (LLM_MAX_CONCURRENCY=' + str(settings.llm_max_concurrency) + ')'} "
           f"database={database} understanding={'lexical (no encoder)' if args.lexical else 'hybrid (e5-small)'} "
           f"probes={args.probes} every {args.probe_interval:g}s namespace={namespace}")
     for result in (bare, pipe):
         print(result.line())
     print(f"pipeline: max generations in flight at the LLM server {in_flight}; "
-          f"worker RSS {rss_before:.0f} MiB before, {rss_after:.0f} MiB after")
+          f"worker RSS {_mib(rss_before)} MiB before, {_mib(rss_after)} MiB after")
     print(f"understanding: worker's batching encoder {encoder.line()}; "
           f"one message alone on one thread (here, stacks stopped): {understanding_ms(bot, database_url)}")
     print(f"ratio pipeline/bare throughput: {pipe.throughput / bare.throughput:.3f}")
     print(f"ratio pipeline/bare p50 latency: {statistics.median(pipe.latencies) / statistics.median(bare.latencies):.1f}x")
+
+
+def _mib(values: list[float]) -> str:
+    return " + ".join(f"{v:.0f}" for v in values)
 
 
 @dataclass(frozen=True)
@@ -413,6 +424,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--llm-latency", type=float, default=0.05, help="seconds the fake LLM server takes per answer")
     parser.add_argument("--concurrency", type=int, default=None, help="worker pool size (default: csbot worker's own)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes per stack (one per core scales out)")
     parser.add_argument("--parallel", type=int, default=200, help="webhook posts in flight at once")
     parser.add_argument("--probe-interval", type=float, default=0.1, help="seconds between probe webhooks")
     parser.add_argument("--probes", type=int, default=200, help="probe webhooks at most (0: none)")

@@ -2,7 +2,7 @@
 pool, its replies recorded) or a bare Celery worker whose one task does one Redis write (mode
 `bare`, same pool and size). Both record `<id>|<time>` per reply in Redis, under the namespace.
 
-    python -m infra.bench.worker {bare|pipeline} [--concurrency N]   (default: LLM_MAX_CONCURRENCY)
+    python -m infra.bench.worker {bare|pipeline} [--concurrency N] [--node NAME]   (default: LLM_MAX_CONCURRENCY)
 """
 
 from __future__ import annotations
@@ -90,18 +90,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["bare", "pipeline"])
     parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--node", default="bench1", help="Celery node name: one per worker process of a run")
     args = parser.parse_args()
     settings = load_settings()
     argv = worker_argv(settings, concurrency=args.concurrency, loglevel="WARNING")
+    node = f"--hostname={args.node}@%h"
     lower_priority(settings.worker_nice)  # as `csbot worker` does; the bare worker too, to compare alike
     if args.mode == "bare":
         size = args.concurrency or settings.llm_max_concurrency
         bare_app(settings).worker_main(["worker", "--pool=threads", f"--concurrency={size}",
-                                        f"--queues={bare_queue(settings)}", *QUIET])
+                                        f"--queues={bare_queue(settings)}", node, *QUIET])
     else:
         name = load_bot(settings.csbot_bot).definition.retrieval.encoder
         channel = BenchChannel(settings, batched_encoder(name) if name else None)
-        make_worker_app(settings, channels=[channel], platform_channels=False).worker_main([*argv, *QUIET])
+        make_worker_app(settings, channels=[channel], platform_channels=False).worker_main([*argv, node, *QUIET])
 
 
 if __name__ == "__main__":
