@@ -66,6 +66,11 @@ def test_the_worker_serves_metrics_on_its_port() -> None:
     assert worker["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")  # the shared settings merged in
 
 
+def test_the_worker_keeps_its_default_generations_in_flight() -> None:
+    """No `--concurrency` below LLM_MAX_CONCURRENCY, sized for a GPU server: 4 would starve it."""
+    assert compose()["services"]["worker"]["command"] == ["csbot", "worker"]
+
+
 @pytest.fixture
 def docker_compose() -> str:
     """The `docker-compose` binary; CI installs it (.ci/run) and sets CSBOT_REQUIRE_COMPOSE=1."""

@@ -63,6 +63,13 @@ def test_web_and_workers_migrate_first_and_shut_down_gracefully() -> None:
     assert worker["livenessProbe"]["exec"]["command"] == ["csbot", "worker-probe"]
 
 
+def test_the_worker_keeps_its_default_generations_in_flight() -> None:
+    """`--concurrency` caps the turns one worker holds at once; the default (LLM_MAX_CONCURRENCY)
+    is sized for a GPU server, and a small number here would starve it."""
+    [worker] = by_kind("Deployment", "csbot-worker")["spec"]["template"]["spec"]["containers"]
+    assert worker["command"] == ["csbot", "worker"]
+
+
 def test_ingress_has_a_class_and_tls() -> None:
     spec = by_kind("Ingress", "csbot")["spec"]
     assert spec["ingressClassName"]
