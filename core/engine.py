@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
-from core.followup import WEAK_MARGIN, asks_about_previous, leans_on_previous, own_topic, points_back, previous_message
+from core.followup import WEAK_MARGIN, asks_about_previous, earlier_messages, leans_on_previous, own_topic, points_back
 from core.grounding import Evidence, Grounding, GroundingOutcome, GroundingReport, check
 from core.messages import ContentKind
 from core.nlu.encoders import QueryEmbedding
@@ -116,7 +116,7 @@ class ConversationEngine:
         conf = self.bot.retrieval
         floor = conf.min_score_for(language)
         vector = embedding.vector if embedding is not None else None
-        previous = previous_message(text, history)
+        previous = self._topic_before(text, history, language)
         off_topic = self.retriever.off_topic(text, vector, after_a_question=previous is not None)
         if previous is not None and leans_on_previous(text) and (points_back(text) or not off_topic):
             joined = self.retriever.search(text, top_k=conf.top_k, language=language, context=previous)
@@ -131,6 +131,25 @@ class ConversationEngine:
             if previous is not None and (not hits or hits[0].score < floor + WEAK_MARGIN):
                 hits = self._with_previous(text, previous, language) or hits
         return [p for p in hits if p.score >= floor]
+
+    def _topic_before(self, text: str, history: Sequence[Turn], language: str) -> str | None:
+        """The earlier message(s) a follow-up is searched with: the previous customer message,
+        and the one before it when the previous names no topic of its own, as the middle of a
+        chain does ("I sent my landlord the rent", "he says it hasn't come in", "what then?")."""
+        earlier = earlier_messages(text, history)
+        if not earlier:
+            return None
+        previous = earlier[0]
+        if len(earlier) > 1 and self._names_no_topic(previous, language):
+            return f"{earlier[1]} {previous}"
+        return previous
+
+    def _names_no_topic(self, text: str, language: str) -> bool:
+        """True when `text` leans on what came before it, or finds nothing confidently alone."""
+        if leans_on_previous(text):
+            return True
+        best = self.retriever.search(text, top_k=1, language=language)
+        return not best or best[0].score < self.bot.retrieval.min_score_for(language) + WEAK_MARGIN
 
     def _with_previous(self, text: str, previous: str, language: str) -> list[Passage]:
         """The two messages searched as one, when that scores better than the previous

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.followup import asks_about_previous, previous_message
+from core.followup import asks_about_previous, earlier_messages, previous_message
 from core.records import Role, Turn
 
 
@@ -30,3 +30,11 @@ def test_small_talk_in_between_is_not_the_topic_a_follow_up_leans_on() -> None:
     chinese = [Turn(Role.CUSTOMER, "我想汇款到国外"), Turn(Role.CUSTOMER, "好的，明白了")]
     assert previous_message("手续费多少？", chinese) == "我想汇款到国外"
     assert previous_message("and the fee?", [Turn(Role.CUSTOMER, "hi"), Turn(Role.CUSTOMER, "thanks")]) is None
+
+
+def test_a_chain_reaches_back_two_questions_and_stops_at_another_script() -> None:
+    history = [Turn(Role.CUSTOMER, "我的卡丢了"), Turn(Role.CUSTOMER, "I sent rent to my landlord"), Turn(Role.BOT, "…"),
+               Turn(Role.CUSTOMER, "thanks"), Turn(Role.CUSTOMER, "he says it hasn't come in")]
+    assert earlier_messages("what now?", history) == ["he says it hasn't come in", "I sent rent to my landlord"]
+    assert earlier_messages("what now?", history, limit=1) == ["he says it hasn't come in"]
+    assert earlier_messages("怎么办？", history) == []

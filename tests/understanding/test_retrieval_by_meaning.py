@@ -229,3 +229,28 @@ async def test_a_short_off_topic_question_after_a_card_question_is_not_pulled_to
 async def test_a_follow_up_after_small_talk_leans_on_the_question_before_it(engine: ConversationEngine) -> None:
     reply = await say(engine, "I'd like to wire money to my aunt in Spain", "ok great", "what will that cost?")
     assert article_of(engine, reply) == "transfer-international"
+
+
+@pytest.mark.parametrize(
+    ("turns", "slug"),
+    [
+        (("I transferred rent to my landlord at a different bank two days ago", "he checked his account again today", "what now?"),
+         "transfer-not-received"),
+        (("I left my card in a taxi last night", "I've blocked it in the app", "what happens next?"), "lost-stolen-card"),
+        (("我给我哥转了五百块，他用的是别的银行", "他今天早上又看了一遍", "现在该怎么办？"), "transfer-not-received"),
+    ],
+    ids=["en-transfer", "en-card", "zh-transfer"],
+)
+async def test_a_chain_of_follow_ups_keeps_the_topic_of_its_first_message(
+    engine: ConversationEngine, turns: tuple[str, str, str], slug: str
+) -> None:
+    # The middle message names no topic, so the last one is searched with both before it.
+    assert article_of(engine, await say(engine, *turns[1:])) != slug
+    assert article_of(engine, await say(engine, *turns)) == slug
+
+
+async def test_this_weekend_is_a_time_not_a_pointer_to_the_previous_topic(engine: ConversationEngine) -> None:
+    then = "what's the weather going to be like this weekend?"
+    assert not points_back(then) and points_back("what does this cost?")
+    reply = await say(engine, "how much cash can I take out at an ATM in one day?", then)
+    assert reply.source is ReplySource.NO_MATCH
