@@ -128,7 +128,7 @@ class ConversationEngine:
             hits = self._with_previous(text, previous, language) if previous is not None else []
         else:
             hits = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
-            if previous is not None and (not hits or hits[0].score < floor + WEAK_MARGIN):
+            if previous is not None and self._weak(hits, language):
                 hits = self._with_previous(text, previous, language) or hits
         return [p for p in hits if p.score >= floor]
 
@@ -148,8 +148,11 @@ class ConversationEngine:
         """True when `text` leans on what came before it, or finds nothing confidently alone."""
         if leans_on_previous(text):
             return True
-        best = self.retriever.search(text, top_k=1, language=language)
-        return not best or best[0].score < self.bot.retrieval.min_score_for(language) + WEAK_MARGIN
+        return self._weak(self.retriever.search(text, top_k=1, language=language), language)
+
+    def _weak(self, hits: Sequence[Passage], language: str) -> bool:
+        """True when the best hit is missing or within `WEAK_MARGIN` of the floor: found, not known."""
+        return not hits or hits[0].score < self.bot.retrieval.min_score_for(language) + WEAK_MARGIN
 
     def _with_previous(self, text: str, previous: str, language: str) -> list[Passage]:
         """The two messages searched as one, when that scores better than the previous

@@ -80,18 +80,12 @@ def asks_about_previous(text: str) -> bool:
     return asks and leans_on_previous(text)
 
 
-def previous_message(text: str, history: Sequence[Turn]) -> str | None:
-    """The previous customer message that asked something, when it is in the same script as
-    `text`: a customer who switches language ("我的卡丢了", then "when are you open?") starts a
-    new topic. Small talk in between ("ok thanks", "明白了") names no topic, so "I lost my card",
-    "ok thanks", "how long will the new one take?" leans on the card."""
-    earlier = earlier_messages(text, history)
-    return earlier[0] if earlier else None
-
-
 def earlier_messages(text: str, history: Sequence[Turn], limit: int = CHAIN_TURNS) -> list[str]:
-    """Up to `limit` customer messages before `text`, newest first, passing over small talk and
-    stopping at one in another script: the turns a chain of follow-ups may still be about."""
+    """Up to `limit` customer messages before `text`, newest first: the turns a chain of
+    follow-ups may still be about. Small talk in between ("ok thanks", "明白了") names no topic,
+    so "I lost my card", "ok thanks", "how long will the new one take?" leans on the card; a
+    message in another script ends the search, as a customer who switches language ("我的卡丢了",
+    then "when are you open?") starts a new topic."""
     earlier: list[str] = []
     for turn in reversed(history):
         if len(earlier) == limit:

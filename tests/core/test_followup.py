@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.followup import asks_about_previous, earlier_messages, previous_message
+from core.followup import asks_about_previous, earlier_messages
 from core.records import Role, Turn
 
 
@@ -19,17 +19,17 @@ def test_a_question_pointing_back_is_told_from_a_social_remark(text: str, asks: 
 
 def test_the_previous_message_counts_only_in_the_same_script() -> None:
     history = [Turn(Role.CUSTOMER, "我的卡丢了"), Turn(Role.BOT, "请冻结您的卡。")]
-    assert previous_message("when are you open?", history) is None
-    assert previous_message("多久能补好？", history) == "我的卡丢了"
+    assert earlier_messages("when are you open?", history)[:1] == []
+    assert earlier_messages("多久能补好？", history)[:1] == ["我的卡丢了"]
 
 
 def test_small_talk_in_between_is_not_the_topic_a_follow_up_leans_on() -> None:
     history = [Turn(Role.CUSTOMER, "I lost my card"), Turn(Role.BOT, "Freeze it in the app."),
                Turn(Role.CUSTOMER, "ok thanks!"), Turn(Role.BOT, "You're welcome!")]
-    assert previous_message("how long will the new one take?", history) == "I lost my card"
+    assert earlier_messages("how long will the new one take?", history)[:1] == ["I lost my card"]
     chinese = [Turn(Role.CUSTOMER, "我想汇款到国外"), Turn(Role.CUSTOMER, "好的，明白了")]
-    assert previous_message("手续费多少？", chinese) == "我想汇款到国外"
-    assert previous_message("and the fee?", [Turn(Role.CUSTOMER, "hi"), Turn(Role.CUSTOMER, "thanks")]) is None
+    assert earlier_messages("手续费多少？", chinese)[:1] == ["我想汇款到国外"]
+    assert earlier_messages("and the fee?", [Turn(Role.CUSTOMER, "hi"), Turn(Role.CUSTOMER, "thanks")])[:1] == []
 
 
 def test_a_chain_reaches_back_two_questions_and_stops_at_another_script() -> None:
