@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from core.botdef import BotDefinition
 from core.errors import LLMError
 from core.extractive import ExtractiveResponder
-from core.followup import WEAK_MARGIN, asks_about_previous, earlier_messages, leans_on_previous, own_topic, points_back
+from core.followup import RELATED_MARGIN, UNRELATED_MARGIN, WEAK_MARGIN, asks_about_previous, earlier_messages, leans_on_previous, own_topic, points_back
 from core.grounding import Evidence, Grounding, GroundingOutcome, GroundingReport, check
 from core.messages import ContentKind
 from core.nlu.encoders import QueryEmbedding
@@ -46,6 +46,9 @@ class PassageSource(Protocol):
         self, query: str, *, top_k: int = 3, language: str | None = None,
         vector: NDArray[np.float32] | None = None, context: str | None = None,
     ) -> list[Passage]: ...
+
+    def similarity(self, query: str, slug: str, vector: NDArray[np.float32] | None = None) -> float:
+        """How close `query` is to the article `slug`, on the scale of a search's scores."""
 
     def encode(self, query: str) -> NDArray[np.float32] | None:
         """The query's vector (None without an encoder)."""
@@ -118,18 +121,21 @@ class ConversationEngine:
         vector = embedding.vector if embedding is not None else None
         previous = self._topic_before(text, history, language)
         off_topic = self.retriever.off_topic(text, vector, after_a_question=previous is not None)
-        if previous is not None and leans_on_previous(text) and (points_back(text) or not off_topic):
+        follows = previous is not None and leans_on_previous(text) and (
+            points_back(text) or not off_topic and not self._far_from(text, previous, language, vector)
+        )
+        if follows:
             joined = self.retriever.search(text, top_k=conf.top_k, language=language, context=previous)
             alone = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
             hits = alone if own_topic(alone, joined) else joined
         elif off_topic:
             # Alone it is about no article; it may still add to the previous topic ("what if it's
             # still not there tomorrow?" after a transfer), never be answered on its own.
-            hits = self._with_previous(text, previous, language) if previous is not None else []
+            hits = self._with_previous(text, previous, language, vector) if previous is not None else []
         else:
             hits = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
             if previous is not None and self._weak(hits, language):
-                hits = self._with_previous(text, previous, language) or hits
+                hits = self._with_previous(text, previous, language, vector) or hits
         return [p for p in hits if p.score >= floor]
 
     def _topic_before(self, text: str, history: Sequence[Turn], language: str) -> str | None:
@@ -154,14 +160,37 @@ class ConversationEngine:
         """True when the best hit is missing or within `WEAK_MARGIN` of the floor: found, not known."""
         return not hits or hits[0].score < self.bot.retrieval.min_score_for(language) + WEAK_MARGIN
 
-    def _with_previous(self, text: str, previous: str, language: str) -> list[Passage]:
+    def _with_previous(self, text: str, previous: str, language: str, vector: NDArray[np.float32] | None) -> list[Passage]:
         """The two messages searched as one, when that scores better than the previous
-        message alone: the new one then adds to that topic. An unrelated question ("what's the
-        weather tomorrow?" after "my card was stolen") only dilutes it, and is left to abstain."""
+        message alone (the new one adds to that topic), or stays on the previous topic and the
+        new message is close to it on its own (`core.followup.RELATED_MARGIN`: "what's the
+        most I can get from the machine?" after a question about cash). An unrelated question
+        ("what's the weather tomorrow?" after "my card was stolen") only dilutes it, and is
+        left to abstain."""
         top_k = self.bot.retrieval.top_k
         joined = self.retriever.search(text, top_k=top_k, language=language, context=previous)
         before = self.retriever.search(previous, top_k=1, language=language)
-        return joined if joined and (not before or joined[0].score > before[0].score) else []
+        if not joined:
+            return []
+        if not before or joined[0].score > before[0].score:
+            return joined
+        same_topic = joined[0].article.slug == before[0].article.slug
+        return joined if same_topic and self._close_to(text, before[0], language, vector) else []
+
+    def _far_from(self, text: str, previous: str, language: str, vector: NDArray[np.float32] | None) -> bool:
+        """True when `text` on its own is far from the article `previous` is about
+        (`core.followup.UNRELATED_MARGIN`): "what's the capital of Australia?" is short, yet
+        no follow-up; "what now?" names nothing and stays near enough."""
+        before = self.retriever.search(previous, top_k=1, language=language)
+        return bool(before) and self._below_topic(text, before[0], language, vector) > UNRELATED_MARGIN
+
+    def _close_to(self, text: str, topic: Passage, language: str, vector: NDArray[np.float32] | None) -> bool:
+        return self._below_topic(text, topic, language, vector) <= RELATED_MARGIN
+
+    def _below_topic(self, text: str, topic: Passage, language: str, vector: NDArray[np.float32] | None) -> float:
+        """How far under the floor `text` alone scores for the topic's article (negative: above)."""
+        floor = self.bot.retrieval.min_score_for(language)
+        return floor - self.retriever.similarity(text, topic.article.slug, vector)
 
     def reach_person(self, language: str) -> Reply:
         """The honest answer to "get me a person" where no one can join: how to reach one."""

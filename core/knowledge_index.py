@@ -56,6 +56,9 @@ class KnowledgeIndex:
     ) -> list[Passage]:
         return self._retriever.search(query, top_k=top_k, language=language, vector=vector, context=context)
 
+    def similarity(self, query: str, slug: str, vector: NDArray[np.float32] | None = None) -> float:
+        return self._retriever.similarity(query, slug, vector)
+
     def encode(self, query: str) -> NDArray[np.float32] | None:
         """The query's vector from the current index's encoder (None without one)."""
         return self._retriever.encode(query)

@@ -234,6 +234,16 @@ class Retriever:
             passages.append(self._in_language(Passage(self._articles[best], float(scores[best])), language))
         return passages
 
+    def similarity(self, query: str, slug: str, vector: NDArray[np.float32] | None = None) -> float:
+        """How close `query` is to the article `slug` (its best passage, any language): the
+        fused score a search would report for it, whatever it ranks. 0 for an unknown slug."""
+        index = self._slug_index.get(slug)
+        if index is None or not query.strip():
+            return 0.0
+        if vector is None and self._dense is not None:
+            vector = self.encode(query)
+        return float(self._scores(query, vector)[self._slug_of == index].max())
+
     def _scores(self, query: str, vector: NDArray[np.float32] | None) -> NDArray[np.float64]:
         """Per article, how close the message is to it: words, and meaning when there is an encoder."""
         lexical = self._lexical.scores(query)

@@ -16,9 +16,10 @@ from tests.understanding.conftest import HELD_OUT
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_cases.yaml"
 # Set from the sample bot's score on its held-out cases (216, two questions per article per
 # language, written apart from everything tuned on): top1 0.936 (en 0.962, zh 0.910), abstain
-# 1.0, follow-ups 0.625 (15 of 24), small talk 0.9375 (15 of 16); two or three cases under it,
-# so only a real regression trips it.
-FLOOR = {"top1": 0.91, "abstain": 0.95, "followups": 0.54, "small_talk": 0.875}
+# 1.0, follow-ups 0.75 (18 of 24; 0.625 before a follow-up was told by its closeness to the
+# previous topic), small talk 0.9375 (15 of 16); two or three cases under it, so only a real
+# regression trips it.
+FLOOR = {"top1": 0.91, "abstain": 0.95, "followups": 0.66, "small_talk": 0.875}
 LANGUAGE_FLOOR = {"top1": 0.88, "abstain": 0.9}
 
 

@@ -18,7 +18,7 @@ from core.records import InboundStatus, Role, StoredMessage, Turn
 from core.reply import Reply, ReplySource
 from bots.runtime import make_knowledge
 from core import article_classifier
-from core.followup import leans_on_previous, points_back
+from core.followup import RELATED_MARGIN, leans_on_previous, points_back
 from core.retrieval import Retriever
 from core.small_talk import recognise as recognise_small_talk
 from core import off_topic
@@ -254,3 +254,45 @@ async def test_this_weekend_is_a_time_not_a_pointer_to_the_previous_topic(engine
     assert not points_back(then) and points_back("what does this cost?")
     reply = await say(engine, "how much cash can I take out at an ATM in one day?", then)
     assert reply.source is ReplySource.NO_MATCH
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "slug"),
+    [
+        ("I need a lot of cash for a deposit on a car", "what's the biggest amount the machine will give me?", "atm-withdrawal-limits"),
+        ("我想取一大笔现金买二手车", "机器上最多能拿多少？", "atm-withdrawal-limits"),
+    ],
+    ids=["en", "zh"],
+)
+async def test_a_follow_up_close_to_the_previous_topic_is_answered_from_it(
+    engine: ConversationEngine, first: str, then: str, slug: str
+) -> None:
+    # Searched with the first message it finds the topic, if less strongly than the first alone;
+    # what tells a follow-up from a new question is how close it is to that topic on its own.
+    assert not points_back(then)
+    floor = engine.bot.retrieval.min_score_for(engine.language_of(then, "en"))
+    joined = engine.retriever.search(then, context=first)
+    before = engine.retriever.search(first, top_k=1)
+    assert joined[0].article.slug == before[0].article.slug == slug and joined[0].score <= before[0].score
+    assert engine.retriever.similarity(then, slug) >= floor - RELATED_MARGIN
+    assert article_of(engine, await say(engine, first, then)) == slug
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("what's the limit for taking cash out at an ATM?", "what's the capital of Canada?"), ("怎么设置定期转账？", "中秋节是哪天？")],
+    ids=["en", "zh"],
+)
+async def test_a_short_general_knowledge_question_after_a_bank_one_abstains(
+    engine: ConversationEngine, first: str, then: str
+) -> None:
+    assert leans_on_previous(then) and not points_back(then)  # short enough to lean on the first
+    assert engine.retriever.search(then, context=first)  # searched with it, it would find the first topic
+    assert (await say(engine, first, then)).source is ReplySource.NO_MATCH
+
+
+def test_similarity_is_the_score_a_search_reports(hybrid_index: KnowledgeIndex) -> None:
+    query = "how long does a transfer to Canada take?"
+    best = hybrid_index.search(query, top_k=1)[0]
+    assert hybrid_index.similarity(query, best.article.slug) == pytest.approx(best.score)
+    assert hybrid_index.similarity(query, "no-such-article") == 0.0
