@@ -17,8 +17,8 @@ bots/acme_bank/eval/dev-4.yaml's follow-ups 0.786 → 0.845, the other tuning se
 Whether a message that names no topic still follows the previous one is told by how close it is,
 on its own, to the article the previous one is about (`RELATED_MARGIN`, `UNRELATED_MARGIN`):
 "what's the most I can get from the machine?" is near the ATM limits after a question about
-cash, "what's the capital of Australia?" is far from any article, however short. No model is needed, so the embedded path works
-without an LLM.
+cash, "what's the capital of Australia?" is far from any article, however short. No model is
+needed, so the embedded path works without an LLM.
 """
 
 from __future__ import annotations

@@ -235,8 +235,9 @@ class Retriever:
         return passages
 
     def similarity(self, query: str, slug: str, vector: NDArray[np.float32] | None = None) -> float:
-        """How close `query` is to the article `slug` (its best passage, any language): the
-        fused score a search would report for it, whatever it ranks. 0 for an unknown slug."""
+        """How close `query` is to the article `slug`, whatever it ranks: the fused score of
+        its closest passage in any language, on the scale of `search`'s scores (the floor
+        applies to it). 0 for an unknown slug."""
         index = self._slug_index.get(slug)
         if index is None or not query.strip():
             return 0.0
