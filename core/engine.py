@@ -11,6 +11,7 @@ and `Policy` so they can grow without touching this flow.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -121,8 +122,10 @@ class ConversationEngine:
         vector = embedding.vector if embedding is not None else None
         previous = self._topic_before(text, history, language)
         off_topic = self.retriever.off_topic(text, vector, after_a_question=previous is not None)
+        # The previous message's own best article, searched at most once a turn.
+        topic = functools.cache(lambda: self.retriever.search(previous or "", top_k=1, language=language))
         follows = previous is not None and leans_on_previous(text) and (
-            points_back(text) or not off_topic and not self._far_from(text, previous, language, vector)
+            points_back(text) or not off_topic and not self._far_from(text, topic(), language, vector)
         )
         if follows:
             joined = self.retriever.search(text, top_k=conf.top_k, language=language, context=previous)
@@ -131,11 +134,11 @@ class ConversationEngine:
         elif off_topic:
             # Alone it is about no article; it may still add to the previous topic ("what if it's
             # still not there tomorrow?" after a transfer), never be answered on its own.
-            hits = self._with_previous(text, previous, language, vector) if previous is not None else []
+            hits = self._with_previous(text, previous, topic(), language, vector) if previous is not None else []
         else:
             hits = self.retriever.search(text, top_k=conf.top_k, language=language, vector=vector)
             if previous is not None and self._weak(hits, language):
-                hits = self._with_previous(text, previous, language, vector) or hits
+                hits = self._with_previous(text, previous, topic(), language, vector) or hits
         return [p for p in hits if p.score >= floor]
 
     def _topic_before(self, text: str, history: Sequence[Turn], language: str) -> str | None:
@@ -160,7 +163,9 @@ class ConversationEngine:
         """True when the best hit is missing or within `WEAK_MARGIN` of the floor: found, not known."""
         return not hits or hits[0].score < self.bot.retrieval.min_score_for(language) + WEAK_MARGIN
 
-    def _with_previous(self, text: str, previous: str, language: str, vector: NDArray[np.float32] | None) -> list[Passage]:
+    def _with_previous(
+        self, text: str, previous: str, before: Sequence[Passage], language: str, vector: NDArray[np.float32] | None
+    ) -> list[Passage]:
         """The two messages searched as one, when that scores better than the previous
         message alone (the new one adds to that topic), or stays on the previous topic and the
         new message is close to it on its own (`core.followup.RELATED_MARGIN`: "what's the
@@ -169,7 +174,6 @@ class ConversationEngine:
         left to abstain."""
         top_k = self.bot.retrieval.top_k
         joined = self.retriever.search(text, top_k=top_k, language=language, context=previous)
-        before = self.retriever.search(previous, top_k=1, language=language)
         if not joined:
             return []
         if not before or joined[0].score > before[0].score:
@@ -177,11 +181,10 @@ class ConversationEngine:
         same_topic = joined[0].article.slug == before[0].article.slug
         return joined if same_topic and self._close_to(text, before[0], language, vector) else []
 
-    def _far_from(self, text: str, previous: str, language: str, vector: NDArray[np.float32] | None) -> bool:
-        """True when `text` on its own is far from the article `previous` is about
-        (`core.followup.UNRELATED_MARGIN`): "what's the capital of Australia?" is short, yet
-        no follow-up; "what now?" names nothing and stays near enough."""
-        before = self.retriever.search(previous, top_k=1, language=language)
+    def _far_from(self, text: str, before: Sequence[Passage], language: str, vector: NDArray[np.float32] | None) -> bool:
+        """True when `text` on its own is far from the article the previous message is about
+        (`before`; `core.followup.UNRELATED_MARGIN`): "what's the capital of Australia?" is
+        short, yet no follow-up; "what now?" names nothing and stays near enough."""
         return bool(before) and self._below_topic(text, before[0], language, vector) > UNRELATED_MARGIN
 
     def _close_to(self, text: str, topic: Passage, language: str, vector: NDArray[np.float32] | None) -> bool:
